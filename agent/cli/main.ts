@@ -1,0 +1,105 @@
+// flowscope command line. Errors are one line with the fix; never a stack trace.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ErrorCodes, FlowscopeError } from '../errors.js';
+import { runAgent } from './agent-command.js';
+import { runDoctor } from './doctor-command.js';
+
+interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  run(values: Record<string, unknown>): Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  agent: {
+    summary: 'run the capture agent (needs root)',
+    usage: `flowscope agent [options]
+
+Loads the eBPF programs, captures HTTP/1.x calls (plaintext and OpenSSL TLS) on
+this host and writes one JSON line per flow.
+
+Options:
+  --flows-out PATH       write every flow as a JSON line to PATH ('-' for stdout)
+  --listen HOST:PORT     status port with /metrics, /healthz, /readyz, /v1/status
+                         (default 127.0.0.1:7070; 'off' to disable)
+  --max-capture-bytes N  payload bytes captured per syscall or TLS call (default 16384, max 65536)
+  --max-body-bytes N     body prefix kept per message for inspection (default 0)
+  --no-tls-probes        do not attach uprobes to TLS libraries
+  --log-level LEVEL      trace|debug|info|warn|error (default info; env FLOWSCOPE_LOG_LEVEL)
+
+Examples:
+  sudo flowscope agent --flows-out -
+  sudo flowscope agent --flows-out /var/log/flowscope/flows.jsonl --listen 127.0.0.1:7070`,
+    options: {
+      'flows-out': { type: 'string' },
+      listen: { type: 'string', default: '127.0.0.1:7070' },
+      'max-capture-bytes': { type: 'string', default: '16384' },
+      'max-body-bytes': { type: 'string', default: '0' },
+      'no-tls-probes': { type: 'boolean', default: false },
+      'log-level': { type: 'string' },
+    },
+    run: (v) => runAgent(v),
+  },
+  doctor: {
+    summary: 'check whether this host can run the agent',
+    usage: `flowscope doctor [--no-color]
+
+Checks the kernel version, BTF, ring buffer support, tracefs, capabilities,
+lockdown mode, libssl and the native build, then loads the eBPF programs for
+real. Exit code 0 only when the agent can run.
+
+Example:
+  sudo flowscope doctor`,
+    options: { 'no-color': { type: 'boolean', default: false } },
+    run: (v) => runDoctor(v),
+  },
+};
+
+function topUsage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  return `flowscope: eBPF traffic monitoring for container hosts
+
+Usage: flowscope <command> [options]   (flowscope <command> --help for details)
+
+Commands:
+${lines.join('\n')}`;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(topUsage());
+    process.exitCode = name ? 0 : 2;
+    return;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`flowscope: unknown command '${name}' (fix: one of ${Object.keys(commands).join(', ')}; see flowscope --help)`);
+    process.exitCode = 2;
+    return;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(command.usage);
+    return;
+  }
+  let values: Record<string, unknown>;
+  try {
+    values = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    console.error(`flowscope ${name}: ${(err as Error).message} (fix: see flowscope ${name} --help)`);
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    process.exitCode = await command.run(values);
+  } catch (err) {
+    if (err instanceof FlowscopeError) {
+      console.error(err.toOneLine());
+      process.exitCode = err.code === ErrorCodes.BAD_FLAG ? 2 : 1;
+      return;
+    }
+    console.error(`flowscope ${name}: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+}

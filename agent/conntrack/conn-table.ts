@@ -1,0 +1,258 @@
+// Conntrack: one record per connection generation, its byte streams ordered by
+// position, and the protocol session decoding them. Bounded: the table, the
+// reorder holds and the decoders all have caps, and evictions are counted.
+import type { ConnOpenEvent, DataEvent, DataSource, Direction, KernelProtocol, Role, SocketEvent } from '../capture/socket-event.js';
+import { connKey } from '../capture/socket-event.js';
+import type { Exchange, MessageSide, ProtocolSession, SessionEvents } from '../flows/exchange.js';
+import { sessionFactories } from '../flows/session-registry.js';
+import type { Protocol } from '../schema/flow.js';
+import type { DecodeError } from '../../decoders/message.js';
+import { OrderedStream, type StreamCounters } from './ordered-stream.js';
+
+export interface ConnEnd {
+  ip: string;
+  port: number;
+}
+
+export interface Connection {
+  readonly key: string;
+  readonly tgid: number;
+  readonly fd: number;
+  readonly connGen: number;
+  role: Role;
+  preexisting: boolean;
+  local: ConnEnd;
+  remote: ConnEnd;
+  comm: string;
+  uid: number;
+  cgroupId: number;
+  lastActivityMs: number;
+  readonly channels: Map<ChannelSource, Channel>;
+}
+
+/** Plaintext from syscalls, or from TLS library probes. */
+export type ChannelSource = 'syscall' | 'ssl';
+
+export interface Channel {
+  readonly tls: boolean;
+  readonly streams: Record<Direction, OrderedStream>;
+  session?: ProtocolSession;
+  /** Set once a session could not be made (protocol we do not decode). */
+  undecodable: boolean;
+}
+
+export interface ConnTableEvents {
+  exchange(conn: Connection, tls: boolean, exchange: Exchange): void;
+  decodeError(protocol: Protocol, error: DecodeError): void;
+  unpairedResponse(protocol: Protocol): void;
+  closed(conn: Connection): void;
+}
+
+export interface ConnTableOptions {
+  maxConnections: number;
+  maxBodyCapture: number;
+  reorderWindowMs: number;
+}
+
+export interface ConnTableCounters extends StreamCounters {
+  opened: number;
+  closed: number;
+  evicted: number;
+  /** Data for a connection whose open record was never seen (lost or before start). */
+  implicitOpens: number;
+  /** Payload bytes dropped because no decoder handles the connection's protocol. */
+  undecodedBytes: number;
+}
+
+const REQUEST_START = /^(?:GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH|PRI) /;
+
+export class ConnTable {
+  readonly #conns = new Map<string, Connection>();
+  /** local tuple → connection, to find the other end of host-local connections. */
+  readonly #byTuple = new Map<string, Connection>();
+  readonly counters: ConnTableCounters = {
+    opened: 0, closed: 0, evicted: 0, implicitOpens: 0, undecodedBytes: 0,
+    gaps: 0, gapBytes: 0, duplicates: 0, holdOverflows: 0, uncapturedBytes: 0,
+  };
+
+  constructor(
+    readonly options: ConnTableOptions,
+    readonly events: ConnTableEvents,
+  ) {}
+
+  get size(): number {
+    return this.#conns.size;
+  }
+
+  connections(): IterableIterator<Connection> {
+    return this.#conns.values();
+  }
+
+  /** The connection whose local end is `remote` and remote end is `local`: the peer on this host. */
+  peerOf(conn: Connection): Connection | undefined {
+    return this.#byTuple.get(tupleKey(conn.remote, conn.local));
+  }
+
+  handle(event: SocketEvent, nowMs: number): void {
+    switch (event.kind) {
+      case 'open':
+        this.#open(event, nowMs);
+        return;
+      case 'data':
+        this.#data(event, nowMs);
+        return;
+      case 'close': {
+        const conn = this.#conns.get(connKey(event.tgid, event.fd, event.connGen));
+        if (conn) this.close(conn, event.tsNs);
+        return;
+      }
+    }
+  }
+
+  /** Ends a connection: flushes held bytes, finishes decoders, forgets it. */
+  close(conn: Connection, tsNs: number): void {
+    this.#end(conn, tsNs);
+    this.counters.closed++;
+  }
+
+  /** Turns records held past the reorder window into counted gaps. */
+  expireHeld(nowMs: number): void {
+    for (const conn of this.#conns.values()) {
+      for (const channel of conn.channels.values()) {
+        channel.streams.egress.expire(nowMs, this.options.reorderWindowMs);
+        channel.streams.ingress.expire(nowMs, this.options.reorderWindowMs);
+      }
+    }
+  }
+
+  #open(event: ConnOpenEvent, nowMs: number): Connection {
+    const key = connKey(event.tgid, event.fd, event.connGen);
+    const existing = this.#conns.get(key);
+    if (existing) return existing;
+    this.#makeRoom(event.tsNs);
+    const conn: Connection = {
+      key, tgid: event.tgid, fd: event.fd, connGen: event.connGen,
+      role: event.role, preexisting: event.preexisting,
+      local: { ip: event.localIp, port: event.localPort },
+      remote: { ip: event.remoteIp, port: event.remotePort },
+      comm: event.comm, uid: event.uid, cgroupId: event.cgroupId,
+      lastActivityMs: nowMs,
+      channels: new Map(),
+    };
+    this.#conns.set(key, conn);
+    if (conn.local.ip !== '') this.#byTuple.set(tupleKey(conn.local, conn.remote), conn);
+    this.counters.opened++;
+    return conn;
+  }
+
+  #data(event: DataEvent, nowMs: number): void {
+    let conn = this.#conns.get(connKey(event.tgid, event.fd, event.connGen));
+    if (!conn) {
+      this.counters.implicitOpens++;
+      conn = this.#open({
+        kind: 'open', tgid: event.tgid, tid: event.tid, fd: event.fd, connGen: event.connGen, tsNs: event.tsNs,
+        role: 'unknown', preexisting: true, family: 4, localIp: '', localPort: 0, remoteIp: '', remotePort: 0,
+        comm: '', uid: 0, cgroupId: 0,
+      }, nowMs);
+    }
+    conn.lastActivityMs = nowMs;
+    const channel = this.#channel(conn, event.source, event.protocol);
+    channel.streams[event.direction].push(event.pos, event.len, event.payload, event.tsNs, nowMs);
+  }
+
+  #channel(conn: Connection, source: DataSource, protocol: KernelProtocol): Channel {
+    const name: ChannelSource = source === 'ssl' ? 'ssl' : 'syscall';
+    let channel = conn.channels.get(name);
+    if (channel) return channel;
+    const made: Channel = {
+      tls: name === 'ssl',
+      undecodable: false,
+      streams: {
+        egress: new OrderedStream({
+          data: (bytes, ts) => this.#deliver(conn, made, 'egress', protocol, bytes, ts),
+          skip: (length, ts) => made.session?.skip(sideOf(conn.role, 'egress'), length, ts),
+        }, this.counters),
+        ingress: new OrderedStream({
+          data: (bytes, ts) => this.#deliver(conn, made, 'ingress', protocol, bytes, ts),
+          skip: (length, ts) => made.session?.skip(sideOf(conn.role, 'ingress'), length, ts),
+        }, this.counters),
+      },
+    };
+    conn.channels.set(name, made);
+    return made;
+  }
+
+  #deliver(conn: Connection, channel: Channel, direction: Direction, protocol: KernelProtocol, bytes: Uint8Array, tsNs: number): void {
+    if (!channel.session) {
+      if (channel.undecodable) {
+        this.counters.undecodedBytes += bytes.length;
+        return;
+      }
+      const factory = sessionFactories[protocol];
+      if (!factory) {
+        channel.undecodable = true;
+        this.counters.undecodedBytes += bytes.length;
+        return;
+      }
+      // Mid-stream connections: wait for a message start to tell client from server.
+      if (conn.role === 'unknown') conn.role = inferRole(direction, bytes);
+      if (conn.role === 'unknown') {
+        this.counters.undecodedBytes += bytes.length;
+        return;
+      }
+      const events: SessionEvents = {
+        exchange: (exchange) => this.events.exchange(conn, channel.tls, exchange),
+        decodeError: (p, e) => this.events.decodeError(p, e),
+        unpairedResponse: (p) => this.events.unpairedResponse(p),
+      };
+      channel.session = factory(events, {
+        maxBodyCapture: this.options.maxBodyCapture,
+        startsAtConnectionStart: !conn.preexisting,
+      });
+    }
+    channel.session.push(sideOf(conn.role, direction), bytes, tsNs);
+  }
+
+  #makeRoom(tsNs: number): void {
+    while (this.#conns.size >= this.options.maxConnections) {
+      // Map order is creation order: the oldest connection goes first.
+      const oldest = this.#conns.values().next().value as Connection;
+      this.counters.evicted++;
+      this.#end(oldest, tsNs);
+    }
+  }
+
+  #end(conn: Connection, tsNs: number): void {
+    for (const channel of conn.channels.values()) {
+      channel.streams.egress.flush();
+      channel.streams.ingress.flush();
+      channel.session?.end(tsNs);
+    }
+    this.#forget(conn);
+    this.events.closed(conn);
+  }
+
+  #forget(conn: Connection): void {
+    this.#conns.delete(conn.key);
+    const tuple = tupleKey(conn.local, conn.remote);
+    if (this.#byTuple.get(tuple) === conn) this.#byTuple.delete(tuple);
+  }
+}
+
+function tupleKey(local: ConnEnd, remote: ConnEnd): string {
+  return `${local.ip}|${local.port}|${remote.ip}|${remote.port}`;
+}
+
+/** Requests flow client → server. */
+function sideOf(role: Role, direction: Direction): MessageSide {
+  return (role === 'client') === (direction === 'egress') ? 'request' : 'response';
+}
+
+/** Role of a connection first seen mid-life, from the first bytes we have. */
+function inferRole(direction: Direction, bytes: Uint8Array): Role {
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 16)).toString('latin1');
+  const isRequest = REQUEST_START.test(head);
+  const isResponse = head.startsWith('HTTP/');
+  if (!isRequest && !isResponse) return 'unknown';
+  return (direction === 'egress') === isRequest ? 'client' : 'server';
+}

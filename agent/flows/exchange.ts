@@ -1,0 +1,31 @@
+// A request paired with its response (or the lack of one): what a protocol
+// session hands to flow assembly.
+import type { DecodeError, HttpRequest, HttpResponse } from '../../decoders/message.js';
+import type { Protocol } from '../schema/flow.js';
+
+export interface Exchange {
+  protocol: Protocol;
+  request: HttpRequest;
+  response?: HttpResponse;
+  /** HTTP/2: header fields were withheld because the HPACK table could not be trusted. */
+  headersTrusted?: boolean;
+}
+
+/** Which side of the conversation a byte stream carries. */
+export type MessageSide = 'request' | 'response';
+
+/** The decoders and pairing logic for one connection (one data source) of one protocol. */
+export interface ProtocolSession {
+  push(side: MessageSide, bytes: Uint8Array, tsNs: number): void;
+  skip(side: MessageSide, length: number, tsNs: number): void;
+  /** The connection ended: finish what can be finished, report the rest. */
+  end(tsNs: number): void;
+  readonly bufferedBytes: number;
+}
+
+export interface SessionEvents {
+  exchange(exchange: Exchange): void;
+  decodeError(protocol: Protocol, error: DecodeError): void;
+  /** A response with no request to pair it with (connection first seen mid-stream). */
+  unpairedResponse(protocol: Protocol): void;
+}

@@ -1,0 +1,59 @@
+// Flow assembly: an Exchange on a connection becomes the public Flow record.
+import { headerValue } from '../../decoders/message.js';
+import type { Connection } from '../conntrack/conn-table.js';
+import type { Redactor } from '../redact/redact.js';
+import type { Endpoint, Flow, FlowIssue } from '../schema/flow.js';
+import type { MonotonicClock } from './clock.js';
+import type { Exchange } from './exchange.js';
+
+export interface FlowBuilderContext {
+  clock: MonotonicClock;
+  redactor: Redactor;
+  /** The other end of a host-local connection, when we track it. */
+  peerOf(conn: Connection): Connection | undefined;
+}
+
+export function buildFlow(ctx: FlowBuilderContext, conn: Connection, tls: boolean, exchange: Exchange): Flow {
+  const { request, response } = exchange;
+  const local: Endpoint = endpoint(conn.local.ip, conn.local.port, conn.tgid, conn.comm);
+  const peer = ctx.peerOf(conn);
+  const remote: Endpoint = peer
+    ? endpoint(conn.remote.ip, conn.remote.port, peer.tgid, peer.comm)
+    : endpoint(conn.remote.ip, conn.remote.port);
+  const isClient = conn.role === 'client';
+  const endNs = response ? response.endNs : request.endNs;
+
+  const issues: FlowIssue[] = [];
+  if (!response) issues.push('NO_RESPONSE');
+  if (request.bodyTruncated) issues.push('REQUEST_TRUNCATED');
+  if (response?.bodyTruncated) issues.push('RESPONSE_TRUNCATED');
+
+  const flow: Flow = {
+    time: ctx.clock.rfc3339(request.startNs),
+    durationNs: String(Math.max(0, endNs - request.startNs)),
+    protocol: exchange.protocol,
+    tls,
+    observedAt: isClient ? 'CLIENT' : 'SERVER',
+    source: isClient ? local : remote,
+    destination: isClient ? remote : local,
+    http: {
+      method: request.method,
+      path: ctx.redactor.target(request.target),
+      host: headerValue(request.headers, 'host') ?? headerValue(request.headers, ':authority'),
+      status: response?.status,
+      requestBytes: String(request.endOffset - request.startOffset),
+      responseBytes: String(response ? response.endOffset - response.startOffset : 0),
+      headersTrusted: exchange.headersTrusted,
+    },
+    connId: conn.key,
+  };
+  if (issues.length > 0) flow.issues = issues;
+  return flow;
+}
+
+function endpoint(ip: string, port: number, pid?: number, process?: string): Endpoint {
+  const e: Endpoint = { ip, port };
+  if (pid) e.pid = pid;
+  if (process) e.process = process;
+  return e;
+}

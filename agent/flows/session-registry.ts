@@ -1,0 +1,17 @@
+// Which protocol session decodes a connection, by the protocol the kernel
+// inferred. A new protocol is one decoder and one entry here.
+import type { KernelProtocol } from '../capture/socket-event.js';
+import type { ProtocolSession, SessionEvents } from './exchange.js';
+import { Http1Session } from './http1-session.js';
+
+export interface SessionOptions {
+  maxBodyCapture: number;
+  /** false when the connection's first bytes were not seen. */
+  startsAtConnectionStart: boolean;
+}
+
+type SessionFactory = (events: SessionEvents, options: SessionOptions) => ProtocolSession;
+
+export const sessionFactories: Partial<Record<KernelProtocol, SessionFactory>> = {
+  http1: (events, options) => new Http1Session(events, options),
+};

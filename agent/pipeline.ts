@@ -1,0 +1,96 @@
+// The user-space pipeline: SocketEvents → conntrack → protocol sessions →
+// flow assembly → flow listeners. Capture engines (kernel, replay) feed it.
+import type { SocketEvent } from './capture/socket-event.js';
+import { ConnTable } from './conntrack/conn-table.js';
+import { MonotonicClock } from './flows/clock.js';
+import { buildFlow } from './flows/flow-builder.js';
+import { Redactor } from './redact/redact.js';
+import type { Flow, Protocol } from './schema/flow.js';
+
+export interface PipelineOptions {
+  /** Body prefix kept per message for inspection (not exported in flows yet). */
+  maxBodyCapture?: number;
+  maxConnections?: number;
+  reorderWindowMs?: number;
+  /** Events from this process are dropped (the kernel filters it too). */
+  selfTgid?: number;
+}
+
+export interface PipelineCounters {
+  events: { open: number; data: number; close: number };
+  payloadBytes: number;
+  flows: Record<Protocol, number>;
+  decodeErrors: Map<string, number>; // "<protocol> <code>" → count
+  unpairedResponses: number;
+  selfEvents: number;
+}
+
+export type FlowListener = (flow: Flow) => void;
+
+export class Pipeline {
+  readonly conns: ConnTable;
+  readonly clock = new MonotonicClock();
+  readonly redactor = new Redactor();
+  readonly counters: PipelineCounters = {
+    events: { open: 0, data: 0, close: 0 },
+    payloadBytes: 0,
+    flows: { HTTP1: 0, HTTP2: 0, GRPC: 0 },
+    decodeErrors: new Map(),
+    unpairedResponses: 0,
+    selfEvents: 0,
+  };
+  readonly #listeners: FlowListener[] = [];
+  readonly #selfTgid: number;
+
+  constructor(options: PipelineOptions = {}) {
+    this.#selfTgid = options.selfTgid ?? -1;
+    const ctx = { clock: this.clock, redactor: this.redactor, peerOf: (c: Parameters<ConnTable['peerOf']>[0]) => this.conns.peerOf(c) };
+    this.conns = new ConnTable(
+      {
+        maxConnections: options.maxConnections ?? 65_536,
+        maxBodyCapture: options.maxBodyCapture ?? 0,
+        reorderWindowMs: options.reorderWindowMs ?? 200,
+      },
+      {
+        exchange: (conn, tls, exchange) => {
+          const flow = buildFlow(ctx, conn, tls, exchange);
+          this.counters.flows[flow.protocol]++;
+          for (const listener of this.#listeners) listener(flow);
+        },
+        decodeError: (protocol, error) => {
+          const key = `${protocol} ${error.code}`;
+          this.counters.decodeErrors.set(key, (this.counters.decodeErrors.get(key) ?? 0) + 1);
+        },
+        unpairedResponse: () => {
+          this.counters.unpairedResponses++;
+        },
+        closed: () => {},
+      },
+    );
+  }
+
+  onFlow(listener: FlowListener): void {
+    this.#listeners.push(listener);
+  }
+
+  handle(event: SocketEvent, nowMs: number): void {
+    if (event.tgid === this.#selfTgid) {
+      this.counters.selfEvents++;
+      return;
+    }
+    this.counters.events[event.kind]++;
+    if (event.kind === 'data') this.counters.payloadBytes += event.payload.length;
+    this.conns.handle(event, nowMs);
+  }
+
+  /** Periodic housekeeping: reorder-window expiry. */
+  tick(nowMs: number): void {
+    this.conns.expireHeld(nowMs);
+  }
+
+  /** Ends every tracked connection, reporting what is still pending. */
+  drainAll(): void {
+    const now = MonotonicClock.nowNs();
+    for (const conn of [...this.conns.connections()]) this.conns.close(conn, now);
+  }
+}

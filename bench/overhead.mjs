@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+// npm run bench:overhead — what the agent costs a busy HTTP server, measured
+// side by side in one run.
+//
+// nginx serves a small response over HTTP/1.1 keep-alive; wrk drives it at
+// saturation for a fixed time, alternately without and with the agent
+// (plaintext, then TLS). Then a rate-limited wrk (~10,000 req/s) measures the
+// agent's CPU and RSS at a fixed load. Everything stays on loopback and stops
+// by itself. Prints ratios; asserts nothing.
+import { execFileSync, spawn } from 'node:child_process';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Nginx } from '../test/helpers/nginx.mjs';
+import { waitFor } from '../test/helpers/wait.mjs';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const bin = fileURLToPath(new URL('../bin/flowscope.js', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'flowscope-bench-'));
+const CLK_TCK = 100;
+
+function wrk(url, seconds, extra = []) {
+  const out = execFileSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...extra, url], { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  const total = Number(/(\d+) requests in/.exec(out)[1]);
+  return { rps, total };
+}
+
+function cpuTicks(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1].split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+function rssMb(pid, field = 'VmRSS') {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+async function startAgent(flowsFile) {
+  const child = spawn(process.execPath, [bin, 'agent', '--flows-out', flowsFile, '--listen', 'off'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let started = false;
+  let stderr = '';
+  createInterface({ input: child.stderr }).on('line', (l) => {
+    stderr += `${l}\n`;
+    if (l.includes('"capture started"')) started = true;
+  });
+  await waitFor('agent start', () => {
+    if (child.exitCode !== null) throw new Error(`agent exited: ${stderr}`);
+    return started;
+  }, 30_000);
+  return { child, stderrText: () => stderr };
+}
+
+async function stopAgent(agent) {
+  agent.child.kill('SIGTERM');
+  await new Promise((r) => agent.child.once('exit', r));
+  const stopped = agent.stderrText().split('\n').filter((l) => l.includes('"stopped"')).pop();
+  return stopped ? JSON.parse(stopped) : undefined;
+}
+
+async function countServerFlows(file, port) {
+  let n = 0;
+  const rl = createInterface({ input: createReadStream(file) });
+  for await (const line of rl) {
+    if (line.includes('"observedAt":"SERVER"') && line.includes(`"port":${port},`)) n++;
+  }
+  return n;
+}
+
+function lossSummary(stopped) {
+  if (!stopped) return 'agent status unavailable';
+  const losses = Object.entries(stopped.kernelLosses ?? {}).filter(([, v]) => v > 0);
+  const c = stopped.conntrack ?? {};
+  return `kernel losses ${JSON.stringify(Object.fromEntries(losses))}, stream gaps ${c.gaps ?? 0}, decode errors ${JSON.stringify(stopped.decodeErrors ?? {})}`;
+}
+
+async function saturation(tls) {
+  const nginx = await Nginx.start({ tls });
+  const url = `${nginx.url}/index.html`;
+  const without = [];
+  const withAgent = [];
+  let served = 0;
+  let reported = 0;
+  let cpu = 0;
+  let rss = 0;
+  let lastStatus;
+  wrk(url, 2); // warm-up
+  for (let round = 0; round < ROUNDS; round++) {
+    without.push(wrk(url, SECONDS).rps);
+    const flowsFile = join(work, `flows-${tls}-${round}.jsonl`);
+    writeFileSync(flowsFile, '');
+    const agent = await startAgent(flowsFile);
+    const logBefore = nginx.accessLogLines().length;
+    const ticks0 = cpuTicks(agent.child.pid);
+    const t0 = process.hrtime.bigint();
+    const r = wrk(url, SECONDS);
+    const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+    cpu = Math.max(cpu, (cpuTicks(agent.child.pid) - ticks0) / CLK_TCK / elapsed);
+    rss = Math.max(rss, rssMb(agent.child.pid, 'VmHWM'));
+    withAgent.push(r.rps);
+    // Let the agent finish the backlog, then compare with nginx's own count.
+    const servedNow = nginx.accessLogLines().length - logBefore;
+    await waitFor('flows to settle', async () => (await countServerFlows(flowsFile, nginx.port)) >= servedNow || undefined, 10_000).catch(() => undefined);
+    lastStatus = await stopAgent(agent);
+    served += servedNow;
+    reported += await countServerFlows(flowsFile, nginx.port);
+    rmSync(flowsFile);
+  }
+  nginx.stop();
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { without: mean(without), with: mean(withAgent), served, reported, cpu, rss, lastStatus };
+}
+
+async function fixedRate(targetRps) {
+  const nginx = await Nginx.start();
+  // wrk's delay() paces each connection: CONNECTIONS × (1000 / delay) ≈ target.
+  const script = join(work, 'pace.lua');
+  writeFileSync(script, `function delay() return ${Math.round((1000 * CONNECTIONS) / targetRps)} end\n`);
+  const flowsFile = join(work, 'flows-fixed.jsonl');
+  const agent = await startAgent(flowsFile);
+  const ticks0 = cpuTicks(agent.child.pid);
+  const t0 = process.hrtime.bigint();
+  const r = wrk(`${nginx.url}/index.html`, SECONDS * 2, ['-s', script]);
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = (cpuTicks(agent.child.pid) - ticks0) / CLK_TCK / elapsed;
+  const rss = rssMb(agent.child.pid, 'VmHWM');
+  await stopAgent(agent);
+  nginx.stop();
+  return { rps: r.rps, cpu, rss };
+}
+
+const pct = (x) => `${(100 * x).toFixed(2)}%`;
+console.log(`flowscope overhead: wrk -t1 -c${CONNECTIONS}, ${ROUNDS} alternating rounds of ${SECONDS}s, nginx 1 worker, ${process.env.CI ? 'CI' : 'local'} host with ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores\n`);
+for (const tls of [false, true]) {
+  const r = await saturation(tls);
+  console.log(`${tls ? 'TLS      ' : 'plaintext'}  without ${r.without.toFixed(0)} req/s  with ${r.with.toFixed(0)} req/s  ratio ${(r.with / r.without).toFixed(3)} (target ≥ ${tls ? '0.93' : '0.95'})`);
+  console.log(`           flows reported / requests served ${r.reported}/${r.served} = ${pct(r.reported / r.served)} (target ≥ 99.9%); ${lossSummary(r.lastStatus)}`);
+  console.log(`           agent at saturation: ${r.cpu.toFixed(2)} cores, peak RSS ${r.rss.toFixed(0)} MB`);
+}
+const fixed = await fixedRate(10_000);
+console.log(`fixed load ${fixed.rps.toFixed(0)} req/s: agent ${fixed.cpu.toFixed(3)} cores (target ≤ 0.15), peak RSS ${fixed.rss.toFixed(0)} MB (target ≤ 150)`);
+rmSync(work, { recursive: true, force: true });

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Sets up what is missing for flowscope on a Debian/Ubuntu host, then builds it.
+#   bash packaging/setup.sh              build dependencies, npm packages, native + TypeScript build, tracefs
+#   bash packaging/setup.sh --for-tests  the same, plus the real servers and clients the test suite drives
+# Idempotent: installs only what is missing; safe to run before every start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for_tests=0
+[ "${1:-}" = "--for-tests" ] && for_tests=1
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  say "needs root (it installs packages, mounts tracefs and loads eBPF programs): run it with sudo"
+  exit 1
+fi
+
+packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make gcc pkg-config)
+if [ "$for_tests" = 1 ]; then
+  packages+=(nginx curl openssl python3 iproute2 wrk)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian starts nginx on port 80 when it is installed; tests run their own instances.
+if [ "$for_tests" = 1 ] && command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then
+  systemctl stop nginx || true
+fi
+
+if [ ! -d /sys/kernel/tracing/events/syscalls ] && [ ! -d /sys/kernel/debug/tracing/events/syscalls ]; then
+  say "mounting tracefs"
+  mount -t tracefs nodev /sys/kernel/tracing
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+say "building native loader and eBPF object"
+make -s -C native
+say "building TypeScript"
+npx tsc -p tsconfig.json

@@ -1,0 +1,119 @@
+// The pipeline without a kernel: SocketEvents in, Flows out.
+import { describe, expect, it } from 'vitest';
+import type { ConnOpenEvent, DataEvent, SocketEvent } from '../../agent/capture/socket-event.js';
+import { Pipeline } from '../../agent/pipeline.js';
+import type { Flow } from '../../agent/schema/flow.js';
+
+const open = (over: Partial<ConnOpenEvent> = {}): ConnOpenEvent => ({
+  kind: 'open', tgid: 100, tid: 100, fd: 5, connGen: 1, tsNs: 1_000, role: 'client', preexisting: false, family: 4,
+  localIp: '127.0.0.1', localPort: 40000, remoteIp: '127.0.0.1', remotePort: 8080, comm: 'curl', uid: 0, cgroupId: 1, ...over,
+});
+
+function data(direction: 'egress' | 'ingress', pos: number, text: string, over: Partial<DataEvent> = {}): DataEvent {
+  const payload = Buffer.from(text, 'latin1');
+  return {
+    kind: 'data', tgid: 100, tid: 100, fd: 5, connGen: 1, tsNs: 2_000 + pos, direction, source: 'syscall', protocol: 'http1',
+    pos, len: payload.length, payload, ...over,
+  };
+}
+
+function run(events: SocketEvent[]): { flows: Flow[]; pipeline: Pipeline } {
+  const pipeline = new Pipeline();
+  const flows: Flow[] = [];
+  pipeline.onFlow((f) => flows.push(f));
+  for (const e of events) pipeline.handle(e, 0);
+  return { flows, pipeline };
+}
+
+const REQ = 'GET /a?token=s3cret HTTP/1.1\r\nHost: svc\r\n\r\n';
+const RES = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+
+describe('Pipeline', () => {
+  it('pairs a request and its response into a client-side flow', () => {
+    const { flows } = run([open(), data('egress', 0, REQ), data('ingress', 0, RES)]);
+    expect(flows).toHaveLength(1);
+    expect(flows[0]).toMatchObject({
+      protocol: 'HTTP1', tls: false, observedAt: 'CLIENT',
+      source: { ip: '127.0.0.1', port: 40000, pid: 100, process: 'curl' },
+      destination: { ip: '127.0.0.1', port: 8080 },
+      http: { method: 'GET', host: 'svc', status: 200, requestBytes: String(REQ.length), responseBytes: String(RES.length) },
+    });
+    expect(flows[0]!.http.path).toMatch(/^\/a\?token=REDACTED-[0-9a-f]{8}$/);
+  });
+
+  it('names the far end when the other side of a host-local connection is tracked', () => {
+    const server = open({ tgid: 200, fd: 7, role: 'server', localPort: 8080, remotePort: 40000, comm: 'nginx' });
+    const { flows } = run([
+      open(), server,
+      data('ingress', 0, REQ, { tgid: 200, fd: 7 }), data('egress', 0, RES, { tgid: 200, fd: 7 }),
+    ]);
+    expect(flows).toHaveLength(1);
+    expect(flows[0]).toMatchObject({
+      observedAt: 'SERVER',
+      source: { port: 40000, pid: 100, process: 'curl' },
+      destination: { port: 8080, pid: 200, process: 'nginx' },
+    });
+  });
+
+  it('marks TLS plaintext flows and keeps positions per data source', () => {
+    const { flows } = run([open(), data('egress', 0, REQ, { source: 'ssl' }), data('ingress', 0, RES, { source: 'ssl' })]);
+    expect(flows.map((f) => f.tls)).toEqual([true]);
+  });
+
+  it('reports a request whose connection closed without a response', () => {
+    const { flows } = run([
+      open(), data('egress', 0, REQ),
+      { kind: 'close', tgid: 100, tid: 100, fd: 5, connGen: 1, tsNs: 9_000, role: 'client', protocol: 'http1', tls: false, bytesSent: 1, bytesRecv: 0, startNs: 1_000 },
+    ]);
+    expect(flows).toHaveLength(1);
+    expect(flows[0]!.issues).toEqual(['NO_RESPONSE']);
+    expect(flows[0]!.http.status).toBeUndefined();
+  });
+
+  it('infers the role of a connection first seen mid-life from its first message', () => {
+    const { flows } = run([
+      open({ role: 'unknown', preexisting: true }),
+      data('ingress', 0, REQ), data('egress', 0, RES),
+    ]);
+    expect(flows.map((f) => f.observedAt)).toEqual(['SERVER']);
+  });
+
+  it('decodes through uncaptured body bytes (sendfile) without a gap', () => {
+    const head = 'HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n';
+    const { flows, pipeline } = run([
+      open(), data('egress', 0, REQ),
+      data('ingress', 0, head),
+      { ...data('ingress', head.length, ''), len: 100000, source: 'sendfile' },
+      data('egress', REQ.length, REQ), data('ingress', head.length + 100000, RES),
+    ]);
+    expect(flows.map((f) => [f.http.status, f.http.responseBytes])).toEqual([[200, String(head.length + 100000)], [200, String(RES.length)]]);
+    expect(pipeline.conns.counters.gaps).toBe(0);
+  });
+
+  it('counts a lost range as a gap, never mispairs, and recovers at the next message', () => {
+    const RES404 = 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n';
+    const pipeline = new Pipeline({ reorderWindowMs: 10 });
+    const flows: Flow[] = [];
+    pipeline.onFlow((f) => flows.push(f));
+    const at = (tsNs: number, e: DataEvent): DataEvent => ({ ...e, tsNs });
+    pipeline.handle(open(), 0);
+    pipeline.handle(at(1, data('egress', 0, REQ)), 0);
+    pipeline.handle(at(2, data('ingress', 0, RES)), 0);
+    // The second request's first 10 bytes were lost (a ring buffer record dropped).
+    pipeline.handle(at(3, data('egress', REQ.length + 10, REQ.slice(10))), 0);
+    pipeline.handle(at(4, data('ingress', RES.length, RES404)), 0);
+    pipeline.tick(100);
+    pipeline.handle(at(5, data('egress', 2 * REQ.length, REQ.replace('/a?', '/c?'))), 100);
+    pipeline.handle(at(6, data('ingress', RES.length + RES404.length, RES)), 100);
+    expect(pipeline.conns.counters.gaps).toBe(1);
+    expect(pipeline.counters.unpairedResponses).toBe(1);
+    expect(flows.map((f) => `${f.http.path.slice(0, 3)} ${f.http.status}`)).toEqual(['/a? 200', '/c? 200']);
+  });
+
+  it('never processes events of its own process', () => {
+    const pipeline = new Pipeline({ selfTgid: 100 });
+    pipeline.handle(open(), 0);
+    expect(pipeline.conns.size).toBe(0);
+    expect(pipeline.counters.selfEvents).toBe(1);
+  });
+});
