@@ -1,0 +1,867 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * flowscope kernel capture engine.
+ *
+ * Syscall tracepoints see every read/write-family call on TCP sockets; OpenSSL
+ * uprobes see TLS plaintext. A kernel connection table keyed by (tgid, fd) holds
+ * per-connection state: generation, role, inferred protocol and byte positions.
+ * Records (bpf/flowscope.h) leave through one ring buffer; every record that
+ * cannot leave, and every byte not captured, is counted in `loss_counters`.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "flowscope.h"
+#include "compat.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* ---- Sizes, all in one place ------------------------------------------- */
+#define FS_EVENTS_BYTES (16u << 20)  /* ring buffer shared by all CPUs */
+#define FS_CONNS_MAX 65536           /* tracked connections */
+#define FS_SYSCALL_ARGS_MAX 16384    /* threads inside a traced syscall at once */
+#define FS_SSL_ARGS_MAX 16384        /* threads inside a TLS call at once */
+#define FS_SSL_FDS_MAX 65536         /* SSL objects whose fd is known (LRU) */
+#define FS_MAX_IOV 16                /* iovec entries walked per call */
+#define FS_INFER_ATTEMPTS 16         /* calls tried before a mid-stream connection is OTHER */
+#define FS_MAX_CAPTURE_LIMIT 65536   /* hard ceiling for settings.max_capture_bytes */
+#define FS_EMIT_STEPS 64             /* bpf_loop steps per call: >= 2*FS_MAX_IOV + chunks + 1 */
+#define FS_WAKEUP_BYTES (256u << 10) /* wake the reader only once this much is pending */
+
+/* Written by the loader before load; the verifier then prunes on these values. */
+const volatile struct fs_settings settings = {
+	.agent_tgid = 0,
+	.max_capture_bytes = FS_MAX_CHUNK,
+};
+
+/* ---- Maps --------------------------------------------------------------- */
+struct conn_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+/* bytes_sent / bytes_recv in close records are pos[EGRESS] / pos[INGRESS]. */
+struct conn_state {
+	__u64 sock;       /* struct sock * the fd pointed at; a different one means the fd was reused */
+	__u64 conn_gen;
+	__u64 start_ns;
+	__u64 pos[2];     /* syscall byte positions, by enum fs_direction */
+	__u64 tls_pos[2]; /* TLS plaintext byte positions, by enum fs_direction */
+	__u8 role;
+	__u8 protocol;     /* inferred from syscall bytes */
+	__u8 tls_protocol; /* inferred from TLS plaintext */
+	__u8 tls;
+	__u8 flags; /* FS_CONN_F_* */
+	__u8 attempts;
+	__u8 tls_attempts;
+	__u8 _pad;
+};
+
+enum call_shape {
+	SHAPE_NONE = 0, /* sendfile: bytes without a user buffer */
+	SHAPE_BUF = 1,  /* read, write, recvfrom, sendto */
+	SHAPE_IOV = 2,  /* readv, writev */
+	SHAPE_MSG = 3,  /* recvmsg, sendmsg: iovec inside a user msghdr */
+	SHAPE_CONNECT = 4,
+};
+
+struct syscall_args {
+	__u64 ptr;  /* buffer, iovec array or msghdr */
+	__u64 sock; /* struct sock * seen at entry */
+	__u32 fd;
+	__u32 iovcnt;
+	__u8 shape;
+	__u8 dir;
+	__u8 _pad[6];
+};
+
+struct ssl_args {
+	__u64 ssl;
+	__u64 buf;
+	__u64 ex_out; /* size_t *written / *readbytes for the _ex forms, 0 otherwise */
+	__u32 fd;     /* socket used by a syscall inside this call */
+	__u8 has_fd;
+	__u8 dir;
+	__u8 _pad[2];
+};
+
+struct ssl_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 ssl;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FS_EVENTS_BYTES);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FS_CONNS_MAX);
+	__type(key, struct conn_key);
+	__type(value, struct conn_state);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FS_SYSCALL_ARGS_MAX);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct syscall_args);
+} syscall_args SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FS_SSL_ARGS_MAX);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct ssl_args);
+} ssl_args SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FS_SSL_FDS_MAX);
+	__type(key, struct ssl_key);
+	__type(value, __u32);
+} ssl_fds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FS_LOSS__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} loss_counters SEC(".maps");
+
+/* ---- Helpers ------------------------------------------------------------ */
+static __always_inline void count_loss(__u32 cause, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&loss_counters, &cause);
+
+	if (v)
+		*v += n;
+}
+
+static __always_inline __u64 wakeup_flags(void)
+{
+	/* Batch wake-ups: the reader polls with a timeout and is woken early only
+	 * when enough is pending to be worth a batch. */
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FS_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+										  : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void fill_header(struct fs_record_header *h, __u8 kind, __u64 id, __u32 fd,
+					__u64 conn_gen)
+{
+	h->kind = kind;
+	h->version = FS_RECORD_VERSION;
+	h->_pad0 = 0;
+	h->tgid = id >> 32;
+	h->tid = (__u32)id;
+	h->fd = fd;
+	h->conn_gen = conn_gen;
+	h->ts_ns = bpf_ktime_get_ns();
+}
+
+/* fd -> struct sock of a TCP socket (IPv4 or IPv6), or NULL. Non-socket fds stop
+ * after the inode mode check. */
+static __always_inline struct sock *tcp_sock_of_fd(__u32 fd)
+{
+	/* BTF-typed task: the walk to the fd array is plain (fault-safe) loads,
+	 * not helper calls; this runs on every read/write on the host. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	struct file **fds;
+	struct file *file = NULL;
+	struct socket *sock;
+	struct sock *sk;
+	__u16 family;
+
+	if (fd >= fdt->max_fds)
+		return NULL;
+	fds = fdt->fd;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & FS_S_IFMT) != FS_S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock || BPF_CORE_READ(sock, type) != FS_SOCK_STREAM)
+		return NULL;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return NULL;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != FS_AF_INET && family != FS_AF_INET6)
+		return NULL;
+	if (fs_sk_protocol(sk) != FS_IPPROTO_TCP)
+		return NULL;
+	return sk;
+}
+
+static __always_inline __u8 conn_close_protocol(const struct conn_state *c)
+{
+	/* For a TLS connection whose plaintext was classified, the application
+	 * protocol is what a reader wants; the tls byte says it was wrapped. */
+	if (c->tls && c->tls_protocol != FS_PROTO_UNKNOWN)
+		return c->tls_protocol;
+	return c->protocol;
+}
+
+static __always_inline void emit_close(const struct conn_key *key, const struct conn_state *c)
+{
+	struct fs_conn_close rec = {};
+
+	fill_header(&rec.hdr, FS_REC_CONN_CLOSE, bpf_get_current_pid_tgid(), key->fd, c->conn_gen);
+	rec.role = c->role;
+	rec.protocol = conn_close_protocol(c);
+	rec.tls = c->tls;
+	rec.bytes_sent = c->pos[FS_DIR_EGRESS];
+	rec.bytes_recv = c->pos[FS_DIR_INGRESS];
+	rec.start_ns = c->start_ns;
+	if (bpf_ringbuf_output(&events, &rec, sizeof(rec), wakeup_flags()))
+		count_loss(FS_LOSS_RINGBUF_FULL, 1);
+}
+
+/* Start a new generation for key (replacing a stale one, which is reported
+ * closed first) and emit its open record. Returns the map entry or NULL. */
+static __always_inline struct conn_state *conn_start(const struct conn_key *key, struct sock *sk,
+						     __u8 role, __u16 flags)
+{
+	struct conn_state *old = bpf_map_lookup_elem(&conns, key);
+	struct conn_state c = {};
+	struct fs_conn_open rec = {};
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 now = bpf_ktime_get_ns();
+
+	if (old)
+		emit_close(key, old);
+
+	rec.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (rec.family == FS_AF_INET6) {
+		flags |= FS_CONN_F_IPV6;
+		fs_read_v6_addrs(sk, rec.local_addr, rec.remote_addr);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)rec.local_addr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)rec.remote_addr, sk, __sk_common.skc_daddr);
+	}
+	rec.local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	rec.remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+
+	c.sock = (__u64)sk;
+	c.conn_gen = now;
+	c.start_ns = now;
+	c.role = role;
+	c.flags = flags;
+	if (bpf_map_update_elem(&conns, key, &c, BPF_ANY)) {
+		count_loss(FS_LOSS_CONN_MAP_FULL, 1);
+		return NULL;
+	}
+
+	fill_header(&rec.hdr, FS_REC_CONN_OPEN, id, key->fd, now);
+	rec.hdr.ts_ns = now;
+	rec.role = role;
+	rec.flags = flags;
+	bpf_get_current_comm(rec.comm, sizeof(rec.comm));
+	rec.uid = (__u32)bpf_get_current_uid_gid();
+	rec.cgroup_id = bpf_get_current_cgroup_id();
+	if (bpf_ringbuf_output(&events, &rec, sizeof(rec), wakeup_flags()))
+		count_loss(FS_LOSS_RINGBUF_FULL, 1);
+	return bpf_map_lookup_elem(&conns, key);
+}
+
+/* The connection for data on (tgid, fd) whose socket is sk: the tracked entry,
+ * or a new pre-existing one when the fd is untracked or now names another socket. */
+static __always_inline struct conn_state *conn_for_data(const struct conn_key *key, struct sock *sk)
+{
+	struct conn_state *c = bpf_map_lookup_elem(&conns, key);
+
+	if (c && c->sock == (__u64)sk)
+		return c;
+	return conn_start(key, sk, FS_ROLE_UNKNOWN, FS_CONN_F_PREEXISTING);
+}
+
+/* ---- Protocol inference ------------------------------------------------- */
+#define LE2(a, b) ((__u64)(a) | (__u64)(b) << 8)
+#define LE4(a, b, c, d) (LE2(a, b) | LE2(c, d) << 16)
+#define LE8(a, b, c, d, e, f, g, h) (LE4(a, b, c, d) | LE4(e, f, g, h) << 32)
+#define MASK(n) ((n) >= 8 ? ~0ULL : ((1ULL << ((n) * 8)) - 1))
+#define HAS(w, n, lit) (((w) & MASK(n)) == ((lit) & MASK(n)))
+
+static __always_inline __u8 classify(__u64 ptr, __u32 avail, bool midstream)
+{
+	union {
+		__u64 w[2];
+		__u8 b[16];
+	} u = {};
+	__u32 n = avail < 16 ? avail : 16;
+	__u64 w0;
+
+	if (!ptr || n == 0)
+		return FS_PROTO_UNKNOWN;
+	barrier_var(n);
+	if (n > 16)
+		return FS_PROTO_UNKNOWN;
+	if (bpf_probe_read_user(u.b, n, (const void *)ptr))
+		return FS_PROTO_UNKNOWN;
+	w0 = u.w[0];
+
+	if (n >= 14 && w0 == LE8('P', 'R', 'I', ' ', '*', ' ', 'H', 'T') &&
+	    HAS(u.w[1], 6, LE8('T', 'P', '/', '2', '.', '0', 0, 0)))
+		return FS_PROTO_HTTP2;
+	if ((n >= 4 && (HAS(w0, 4, LE4('G', 'E', 'T', ' ')) || HAS(w0, 4, LE4('P', 'U', 'T', ' ')))) ||
+	    (n >= 5 && (HAS(w0, 5, LE8('P', 'O', 'S', 'T', ' ', 0, 0, 0)) ||
+			HAS(w0, 5, LE8('H', 'E', 'A', 'D', ' ', 0, 0, 0)))) ||
+	    (n >= 6 && (HAS(w0, 6, LE8('P', 'A', 'T', 'C', 'H', ' ', 0, 0)) ||
+			HAS(w0, 6, LE8('T', 'R', 'A', 'C', 'E', ' ', 0, 0)))) ||
+	    (n >= 7 && (HAS(w0, 7, LE8('D', 'E', 'L', 'E', 'T', 'E', ' ', 0)) ||
+			HAS(w0, 7, LE8('H', 'T', 'T', 'P', '/', '1', '.', 0)))) ||
+	    (n >= 8 && (w0 == LE8('O', 'P', 'T', 'I', 'O', 'N', 'S', ' ') ||
+			w0 == LE8('C', 'O', 'N', 'N', 'E', 'C', 'T', ' '))))
+		return FS_PROTO_HTTP1;
+	/* A server's first HTTP/2 bytes: a SETTINGS frame (type 4, no flags,
+	 * stream 0, length a multiple of 6), sent before it reads the preface. */
+	if (n >= 9 && u.b[3] == 4 && u.b[4] == 0 && u.b[5] == 0 && u.b[6] == 0 && u.b[7] == 0 &&
+	    u.b[8] == 0 && u.b[0] == 0 && u.b[1] == 0 && u.b[2] % 6 == 0)
+		return FS_PROTO_HTTP2;
+	/* TLS handshake record; mid-stream also application data and alerts. */
+	if (n >= 3 && u.b[1] == 3 && u.b[2] <= 4 &&
+	    (u.b[0] == 0x16 || (midstream && (u.b[0] == 0x17 || u.b[0] == 0x15))))
+		return FS_PROTO_TLS;
+	return FS_PROTO_UNKNOWN;
+}
+
+/* Decide *proto from the first bytes of this call if still undecided. New
+ * connections decide on their first bytes; mid-stream ones get FS_INFER_ATTEMPTS. */
+static __always_inline void infer(__u8 *proto, __u8 *attempts, bool midstream, __u64 ptr, __u32 avail)
+{
+	__u8 p;
+
+	/* No bytes to look at (sendfile, an empty first iovec entry): no attempt. */
+	if (*proto != FS_PROTO_UNKNOWN || !ptr || !avail)
+		return;
+	p = classify(ptr, avail, midstream);
+	if (p == FS_PROTO_UNKNOWN) {
+		*attempts += 1;
+		if (!midstream || *attempts >= FS_INFER_ATTEMPTS)
+			p = FS_PROTO_OTHER;
+	}
+	*proto = p;
+}
+
+static __always_inline bool carries_payload(__u8 proto)
+{
+	return proto == FS_PROTO_HTTP1 || proto == FS_PROTO_HTTP2;
+}
+
+/* ---- DATA records ------------------------------------------------------- */
+struct user_iovec {
+	__u64 base;
+	__u64 len;
+};
+
+/* x86-64 / generic 64-bit layout of struct user_msghdr up to msg_iovlen (user ABI). */
+struct user_msghdr_head {
+	__u64 msg_name;
+	__u32 msg_namelen;
+	__u32 _pad;
+	__u64 msg_iov;
+	__u64 msg_iovlen;
+};
+
+/* One call's bytes, described as DATA records by a bpf_loop over emit_step. */
+struct emit_state {
+	__u64 id; /* pid_tgid */
+	__u64 conn_gen;
+	__u64 pos;      /* position of the next undescribed byte */
+	__u64 seg;      /* user pointer of the current segment */
+	__u64 iov;      /* user iovec array, 0 for a single buffer */
+	__u32 seg_left; /* bytes left in the current segment */
+	__u32 remaining; /* bytes of the call not yet described */
+	__u32 budget;    /* payload bytes still allowed */
+	__u32 iov_idx;
+	__u32 iovcnt;
+	__u32 fd;
+	__u8 dir;
+	__u8 source;
+	__u8 protocol;
+	__u8 _pad[5];
+};
+
+/* Per-CPU scratch: the emit state lives in a map value, not on the stack, so
+ * the verifier sees unknown scalars and checks emit_step once instead of once
+ * per distinct constant budget/position it could track. The record header is
+ * followed directly by its payload so one bpf_ringbuf_output sends both. */
+struct data_scratch {
+	struct emit_state st;
+	struct fs_data rec;
+	__u8 payload[FS_MAX_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct data_scratch);
+} data_scratch SEC(".maps");
+
+static __always_inline struct data_scratch *scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&data_scratch, &zero);
+}
+
+/* One record for [st->pos, st->pos + len) carrying the first cap bytes of the
+ * current segment; cap may be 0 (bytes counted, not captured). */
+static __always_inline void emit_record(struct data_scratch *b, __u32 len, __u32 cap)
+{
+	struct emit_state *st = &b->st;
+
+	fill_header(&b->rec.hdr, FS_REC_DATA, st->id, st->fd, st->conn_gen);
+	b->rec.direction = st->dir;
+	b->rec.source = st->source;
+	b->rec.protocol = st->protocol;
+	b->rec._pad0 = 0;
+	b->rec.len = len;
+	b->rec.pos = st->pos;
+	b->rec._pad1 = 0;
+	barrier_var(cap);
+	if (cap > FS_MAX_CHUNK)
+		cap = 0;
+	if (cap && bpf_probe_read_user(b->payload, cap, (const void *)st->seg)) {
+		count_loss(FS_LOSS_READ_FAULT, 1);
+		cap = 0;
+	}
+	b->rec.cap_len = cap;
+	if (bpf_ringbuf_output(&events, &b->rec, sizeof(struct fs_data) + cap, wakeup_flags()))
+		count_loss(FS_LOSS_RINGBUF_FULL, 1);
+}
+
+/* Describe everything left with one uncaptured record. */
+static __always_inline void emit_rest(struct data_scratch *b)
+{
+	struct emit_state *st = &b->st;
+
+	emit_record(b, st->remaining, 0);
+	st->pos += st->remaining;
+	st->remaining = 0;
+}
+
+static long emit_step(__u32 index, void *ctx)
+{
+	struct data_scratch *b = scratch();
+	struct emit_state *st;
+	struct user_iovec v;
+	__u32 n, len;
+
+	if (!b)
+		return 1;
+	st = &b->st;
+	if (st->remaining == 0)
+		return 1;
+	if (st->seg_left == 0) {
+		if (!st->iov || st->iov_idx >= st->iovcnt) {
+			emit_rest(b); /* the call reported more bytes than its buffers hold */
+			return 1;
+		}
+		if (st->iov_idx >= FS_MAX_IOV) {
+			count_loss(FS_LOSS_IOV_LIMIT, st->iovcnt - st->iov_idx);
+			emit_rest(b);
+			return 1;
+		}
+		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(st->iov + st->iov_idx * sizeof(v)))) {
+			count_loss(FS_LOSS_READ_FAULT, 1);
+			emit_rest(b);
+			return 1;
+		}
+		st->iov_idx++;
+		st->seg = v.base;
+		st->seg_left = v.len < st->remaining ? v.len : st->remaining;
+		return 0;
+	}
+	if (st->budget == 0) {
+		count_loss(FS_LOSS_TRUNCATED, st->remaining);
+		emit_rest(b);
+		return 1;
+	}
+	n = st->seg_left;
+	if (n > FS_MAX_CHUNK)
+		n = FS_MAX_CHUNK;
+	if (n > st->budget)
+		n = st->budget;
+	len = n;
+	if (n == st->budget && st->remaining > n) {
+		/* Cap reached: this record also stands for the rest of the call. */
+		len = st->remaining;
+		count_loss(FS_LOSS_TRUNCATED, len - n);
+	}
+	emit_record(b, len, n);
+	st->pos += len;
+	st->remaining -= len;
+	st->seg += n;
+	st->seg_left -= n;
+	st->budget -= n;
+	return st->remaining == 0;
+}
+
+static __always_inline __u32 capture_budget(void)
+{
+	__u32 cap = settings.max_capture_bytes;
+
+	return cap > FS_MAX_CAPTURE_LIMIT ? FS_MAX_CAPTURE_LIMIT : cap;
+}
+
+/* Describe the call set up in st as DATA records. */
+static __always_inline void emit_data(const struct emit_state *st)
+{
+	struct data_scratch *b = scratch();
+
+	if (!b) {
+		count_loss(FS_LOSS_RINGBUF_FULL, 1);
+		return;
+	}
+	b->st = *st;
+	if (b->st.source == FS_SRC_SENDFILE) {
+		emit_rest(b);
+		return;
+	}
+	bpf_loop(FS_EMIT_STEPS, emit_step, NULL, 0);
+	if (b->st.remaining)
+		emit_rest(b); /* out of steps: still describe every byte */
+}
+
+/* ---- Syscall tracepoints ------------------------------------------------ */
+static __always_inline bool is_agent(__u64 id)
+{
+	return (__u32)(id >> 32) == settings.agent_tgid;
+}
+
+static __always_inline int syscall_enter(__u32 fd, __u8 shape, __u64 ptr, __u32 iovcnt, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct syscall_args a = {};
+	struct sock *sk;
+
+	if (is_agent(id))
+		return 0;
+	sk = tcp_sock_of_fd(fd);
+	if (!sk)
+		return 0;
+	a.ptr = ptr;
+	a.sock = (__u64)sk;
+	a.fd = fd;
+	a.iovcnt = iovcnt;
+	a.shape = shape;
+	a.dir = dir;
+	if (bpf_map_update_elem(&syscall_args, &id, &a, BPF_ANY))
+		count_loss(FS_LOSS_ARGS_MAP_FULL, 1);
+	return 0;
+}
+
+/* The first segment of the call's bytes, for protocol inference. */
+static __always_inline __u64 first_segment(const struct syscall_args *a, __u32 ret, __u32 *avail,
+					   __u64 *iov, __u32 *iovcnt)
+{
+	struct user_msghdr_head mh;
+	struct user_iovec v;
+
+	*avail = ret;
+	*iov = 0;
+	*iovcnt = 0;
+	if (a->shape == SHAPE_BUF)
+		return a->ptr;
+	if (a->shape == SHAPE_IOV) {
+		*iov = a->ptr;
+		*iovcnt = a->iovcnt;
+	} else if (a->shape == SHAPE_MSG) {
+		if (bpf_probe_read_user(&mh, sizeof(mh), (const void *)a->ptr))
+			return 0;
+		*iov = mh.msg_iov;
+		*iovcnt = mh.msg_iovlen > 0xffffffff ? 0xffffffff : (__u32)mh.msg_iovlen;
+	} else {
+		return 0;
+	}
+	if (!*iov || !*iovcnt || bpf_probe_read_user(&v, sizeof(v), (const void *)*iov))
+		return 0;
+	if (v.len < *avail)
+		*avail = v.len;
+	return v.base;
+}
+
+static __always_inline int syscall_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct syscall_args *ap = bpf_map_lookup_elem(&syscall_args, &id);
+	struct syscall_args a;
+	struct ssl_args *ssl;
+	struct conn_state *c;
+	struct conn_key key;
+	struct emit_state st = {};
+	__u32 avail;
+	__u64 first;
+
+	if (!ap)
+		return 0;
+	a = *ap;
+	bpf_map_delete_elem(&syscall_args, &id);
+
+	/* A socket syscall inside a TLS library call names that call's fd. */
+	ssl = bpf_map_lookup_elem(&ssl_args, &id);
+	if (ssl) {
+		ssl->fd = a.fd;
+		ssl->has_fd = 1;
+	}
+	if (ret <= 0)
+		return 0;
+
+	key.tgid = id >> 32;
+	key.fd = a.fd;
+	c = conn_for_data(&key, (struct sock *)a.sock);
+	if (!c)
+		return 0;
+	if (ssl) {
+		c->tls = 1;
+		c->protocol = FS_PROTO_TLS;
+	}
+	st.pos = __sync_fetch_and_add(&c->pos[a.dir & 1], (__u64)ret);
+
+	first = first_segment(&a, (__u32)ret, &avail, &st.iov, &st.iovcnt);
+	infer(&c->protocol, &c->attempts, c->flags & FS_CONN_F_PREEXISTING, first, avail);
+	if (c->tls || !carries_payload(c->protocol))
+		return 0;
+
+	st.id = id;
+	st.conn_gen = c->conn_gen;
+	st.fd = a.fd;
+	st.dir = a.dir;
+	st.protocol = c->protocol;
+	st.remaining = (__u32)ret;
+	st.budget = capture_budget();
+	if (a.shape == SHAPE_NONE) {
+		st.source = FS_SRC_SENDFILE;
+	} else {
+		st.source = FS_SRC_SYSCALL;
+		if (a.shape == SHAPE_BUF) {
+			st.seg = a.ptr;
+			st.seg_left = (__u32)ret;
+		}
+	}
+	emit_data(&st);
+	return 0;
+}
+
+#define SYS_ENTER(name) \
+	SEC("tracepoint/syscalls/sys_enter_" #name) int handle_sys_enter_##name(struct trace_event_raw_sys_enter *ctx)
+#define SYS_EXIT(name) \
+	SEC("tracepoint/syscalls/sys_exit_" #name) int handle_sys_exit_##name(struct trace_event_raw_sys_exit *ctx)
+#define DATA_HOOKS(name, shape, dir, ptr_arg, cnt_arg)                                                         \
+	SYS_ENTER(name)                                                                                        \
+	{                                                                                                      \
+		return syscall_enter((__u32)ctx->args[0], shape, ctx->args[ptr_arg], (__u32)ctx->args[cnt_arg], dir); \
+	}                                                                                                      \
+	SYS_EXIT(name)                                                                                         \
+	{                                                                                                      \
+		return syscall_exit(ctx->ret);                                                                 \
+	}
+
+DATA_HOOKS(read, SHAPE_BUF, FS_DIR_INGRESS, 1, 2)
+DATA_HOOKS(write, SHAPE_BUF, FS_DIR_EGRESS, 1, 2)
+DATA_HOOKS(readv, SHAPE_IOV, FS_DIR_INGRESS, 1, 2)
+DATA_HOOKS(writev, SHAPE_IOV, FS_DIR_EGRESS, 1, 2)
+DATA_HOOKS(recvfrom, SHAPE_BUF, FS_DIR_INGRESS, 1, 2)
+DATA_HOOKS(sendto, SHAPE_BUF, FS_DIR_EGRESS, 1, 2)
+DATA_HOOKS(recvmsg, SHAPE_MSG, FS_DIR_INGRESS, 1, 2)
+DATA_HOOKS(sendmsg, SHAPE_MSG, FS_DIR_EGRESS, 1, 2)
+/* sendfile64(out_fd, in_fd, offset, count): the socket is out_fd. */
+DATA_HOOKS(sendfile64, SHAPE_NONE, FS_DIR_EGRESS, 2, 3)
+
+SYS_ENTER(connect)
+{
+	return syscall_enter((__u32)ctx->args[0], SHAPE_CONNECT, 0, 0, FS_DIR_EGRESS);
+}
+
+SYS_EXIT(connect)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct syscall_args *ap = bpf_map_lookup_elem(&syscall_args, &id);
+	struct conn_key key;
+	long ret = ctx->ret;
+
+	if (!ap)
+		return 0;
+	key.tgid = id >> 32;
+	key.fd = ap->fd;
+	if (ap->shape == SHAPE_CONNECT && (ret == 0 || ret == -FS_EINPROGRESS))
+		conn_start(&key, (struct sock *)ap->sock, FS_ROLE_CLIENT, 0);
+	bpf_map_delete_elem(&syscall_args, &id);
+	return 0;
+}
+
+static __always_inline int accept_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct conn_key key;
+	struct sock *sk;
+
+	if (ret < 0 || is_agent(id))
+		return 0;
+	sk = tcp_sock_of_fd((__u32)ret);
+	if (!sk)
+		return 0;
+	key.tgid = id >> 32;
+	key.fd = (__u32)ret;
+	conn_start(&key, sk, FS_ROLE_SERVER, 0);
+	return 0;
+}
+
+SYS_EXIT(accept)
+{
+	return accept_exit(ctx->ret);
+}
+
+SYS_EXIT(accept4)
+{
+	return accept_exit(ctx->ret);
+}
+
+SYS_ENTER(close)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct conn_key key = { .tgid = id >> 32, .fd = (__u32)ctx->args[0] };
+	struct conn_state *c;
+
+	if (is_agent(id))
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return 0;
+	emit_close(&key, c);
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/* ---- OpenSSL uprobes ---------------------------------------------------- */
+static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 ex_out, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_args a = {};
+
+	if (is_agent(id))
+		return 0;
+	a.ssl = ssl;
+	a.buf = buf;
+	a.ex_out = ex_out;
+	a.dir = dir;
+	if (bpf_map_update_elem(&ssl_args, &id, &a, BPF_ANY))
+		count_loss(FS_LOSS_ARGS_MAP_FULL, 1);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(handle_ssl_write, void *ssl, const void *buf, int num)
+{
+	return ssl_enter((__u64)ssl, (__u64)buf, 0, FS_DIR_EGRESS);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(handle_ssl_read, void *ssl, void *buf, int num)
+{
+	return ssl_enter((__u64)ssl, (__u64)buf, 0, FS_DIR_INGRESS);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(handle_ssl_write_ex, void *ssl, const void *buf, size_t num, size_t *written)
+{
+	return ssl_enter((__u64)ssl, (__u64)buf, (__u64)written, FS_DIR_EGRESS);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(handle_ssl_read_ex, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	return ssl_enter((__u64)ssl, (__u64)buf, (__u64)readbytes, FS_DIR_INGRESS);
+}
+
+/* Return of any of the four: SSL_read/SSL_write return the byte count, the
+ * _ex forms return 1 and store the count through their last argument. */
+SEC("uretprobe")
+int BPF_KRETPROBE(handle_ssl_return, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_args *ap = bpf_map_lookup_elem(&ssl_args, &id);
+	struct ssl_args a;
+	struct ssl_key skey = {};
+	struct conn_key key;
+	struct conn_state *c;
+	struct emit_state st = {};
+	struct sock *sk;
+	__u32 *known;
+	__u64 n = 0;
+
+	if (!ap)
+		return 0;
+	a = *ap;
+	bpf_map_delete_elem(&ssl_args, &id);
+
+	skey.tgid = id >> 32;
+	skey.ssl = a.ssl;
+	if (a.has_fd) {
+		bpf_map_update_elem(&ssl_fds, &skey, &a.fd, BPF_ANY);
+	} else {
+		known = bpf_map_lookup_elem(&ssl_fds, &skey);
+		if (known) {
+			a.fd = *known;
+			a.has_fd = 1;
+		}
+	}
+
+	if (a.ex_out) {
+		if ((int)ret != 1 || bpf_probe_read_user(&n, sizeof(n), (const void *)a.ex_out))
+			return 0;
+	} else {
+		if ((int)ret <= 0)
+			return 0;
+		n = (__u32)(int)ret;
+	}
+	if (n == 0)
+		return 0;
+	if (n > 0x7fffffff)
+		n = 0x7fffffff;
+	if (!a.has_fd) {
+		count_loss(FS_LOSS_SSL_NO_FD, 1);
+		return 0;
+	}
+
+	key.tgid = id >> 32;
+	key.fd = a.fd;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c) {
+		sk = tcp_sock_of_fd(a.fd);
+		if (!sk) {
+			count_loss(FS_LOSS_SSL_NO_FD, 1);
+			return 0;
+		}
+		c = conn_start(&key, sk, FS_ROLE_UNKNOWN, FS_CONN_F_PREEXISTING);
+		if (!c)
+			return 0;
+	}
+	c->tls = 1;
+	c->protocol = FS_PROTO_TLS;
+	st.pos = __sync_fetch_and_add(&c->tls_pos[a.dir & 1], n);
+	/* Plaintext may start mid-stream when the probes were attached late. */
+	infer(&c->tls_protocol, &c->tls_attempts, true, a.buf, (__u32)n);
+	if (!carries_payload(c->tls_protocol))
+		return 0;
+
+	st.id = id;
+	st.conn_gen = c->conn_gen;
+	st.fd = a.fd;
+	st.dir = a.dir;
+	st.source = FS_SRC_SSL;
+	st.protocol = c->tls_protocol;
+	st.remaining = (__u32)n;
+	st.budget = capture_budget();
+	st.seg = a.buf;
+	st.seg_left = (__u32)n;
+	emit_data(&st);
+	return 0;
+}

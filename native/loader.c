@@ -1,0 +1,589 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * libflowscope: loads bpf/build/flowscope.bpf.o, attaches it and drains its ring
+ * buffer in batches for the TypeScript binding (native/loader.ts, via koffi).
+ *
+ * Every function returns 0, a count, or a negative errno, and never prints:
+ * libbpf's messages go into the loader's error buffer (fs_last_error).
+ * Setup reads open -> configure -> load -> attach; one cleanup path frees all.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "flowscope.h"
+
+#define FS_API __attribute__((visibility("default")))
+
+#define FS_ERR_LEN 8192
+#define FS_MAX_CAPTURE 65536
+#define FS_SSL_TARGETS 32
+#define FS_SSL_PROBES 8 /* 4 functions x (uprobe + uretprobe) */
+#define FS_DRAIN_HDR 4
+
+struct ssl_target {
+	char *path;
+	struct bpf_link *links[FS_SSL_PROBES];
+	int count;
+};
+
+struct fs_loader {
+	struct bpf_object *obj;
+	struct ring_buffer *rb;
+	struct bpf_link **sys_links;
+	size_t sys_link_count;
+	struct ssl_target ssl[FS_SSL_TARGETS];
+	int conns_fd;
+	int losses_fd;
+
+	/* fs_drain state: the caller's buffer while consuming, and one record
+	 * that did not fit (libbpf has already consumed it). */
+	uint8_t *out;
+	uint32_t out_cap;
+	uint32_t out_len;
+	uint8_t *spill;
+	uint32_t spill_len;
+	uint32_t spill_cap;
+
+	char err[FS_ERR_LEN];
+};
+
+/* libbpf's print callback is process-wide; route messages to the loader whose
+ * call is running on this thread. Errors of a failed fs_open (no loader to
+ * hold them) go to a thread-local buffer read with fs_last_error(NULL). */
+static __thread struct fs_loader *current;
+static __thread char open_err[FS_ERR_LEN];
+
+static char *err_buf(void)
+{
+	return current ? current->err : open_err;
+}
+
+static void err_append(const char *fmt, va_list ap)
+{
+	char *buf = err_buf();
+	size_t used = strnlen(buf, FS_ERR_LEN);
+	char line[FS_ERR_LEN];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	size_t len;
+
+	if (n <= 0)
+		return;
+	len = strnlen(line, sizeof(line));
+	if (len >= FS_ERR_LEN - 1) {
+		/* keep the tail: verifier logs end with the reason */
+		memcpy(buf, line + len - (FS_ERR_LEN - 1), FS_ERR_LEN - 1);
+		buf[FS_ERR_LEN - 1] = 0;
+		return;
+	}
+	if (used + len >= FS_ERR_LEN) {
+		size_t drop = used + len - (FS_ERR_LEN - 1);
+		memmove(buf, buf + drop, used - drop);
+		used -= drop;
+	}
+	memcpy(buf + used, line, len + 1);
+}
+
+static void err_set(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_append(fmt, ap);
+	va_end(ap);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_WARN)
+		err_append(fmt, ap);
+	return 0;
+}
+
+/* Every API call starts with a clean error buffer owned by its loader. */
+static void begin(struct fs_loader *l)
+{
+	current = l;
+	err_buf()[0] = 0;
+}
+
+static int finish(int ret)
+{
+	current = NULL;
+	return ret;
+}
+
+static int set_settings(struct bpf_object *obj, uint32_t agent_tgid, uint32_t max_capture_bytes)
+{
+	struct bpf_map *rodata = bpf_object__find_map_by_name(obj, ".rodata");
+	const struct btf *btf = bpf_object__btf(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	struct fs_settings *settings;
+	void *rodata_value;
+	size_t size;
+	int id, i;
+
+	if (!rodata || !btf) {
+		err_set("flowscope.bpf.o has no .rodata or BTF: rebuild it with `make -C native`\n");
+		return -ENOENT;
+	}
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (id < 0) {
+		err_set("no .rodata section type in flowscope.bpf.o BTF\n");
+		return -ENOENT;
+	}
+	sec = btf__type_by_id(btf, id);
+	vs = btf_var_secinfos(sec);
+	rodata_value = (void *)bpf_map__initial_value(rodata, &size);
+	for (i = 0; i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *var = btf__type_by_id(btf, vs->type);
+
+		if (strcmp(btf__name_by_offset(btf, var->name_off), "settings") != 0)
+			continue;
+		if (!rodata_value || vs->offset + sizeof(*settings) > size || vs->size != sizeof(*settings)) {
+			err_set("settings in flowscope.bpf.o do not match flowscope.h: rebuild with `make -C native`\n");
+			return -EINVAL;
+		}
+		settings = (struct fs_settings *)((char *)rodata_value + vs->offset);
+		settings->agent_tgid = agent_tgid;
+		settings->max_capture_bytes = max_capture_bytes;
+		return 0;
+	}
+	err_set("no `settings` variable in flowscope.bpf.o\n");
+	return -ENOENT;
+}
+
+static void loader_free(struct fs_loader *l)
+{
+	size_t i;
+	int j;
+
+	if (!l)
+		return;
+	ring_buffer__free(l->rb);
+	for (i = 0; i < FS_SSL_TARGETS; i++) {
+		for (j = 0; j < FS_SSL_PROBES; j++)
+			bpf_link__destroy(l->ssl[i].links[j]);
+		free(l->ssl[i].path);
+	}
+	for (i = 0; i < l->sys_link_count; i++)
+		bpf_link__destroy(l->sys_links[i]);
+	free(l->sys_links);
+	bpf_object__close(l->obj);
+	free(l->spill);
+	free(l);
+}
+
+static int on_record(void *ctx, void *data, size_t size);
+
+FS_API int fs_open(const char *bpf_obj_path, uint32_t agent_tgid, uint32_t max_capture_bytes,
+		   struct fs_loader **out)
+{
+	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	struct fs_loader *l;
+	struct bpf_map *map;
+	int err;
+
+	begin(NULL);
+	if (!bpf_obj_path || !out)
+		return finish(-EINVAL);
+	*out = NULL;
+	if (max_capture_bytes == 0)
+		max_capture_bytes = FS_MAX_CHUNK;
+	if (max_capture_bytes > FS_MAX_CAPTURE) {
+		err_set("max_capture_bytes %u is above the limit of %u\n", max_capture_bytes, FS_MAX_CAPTURE);
+		return finish(-EINVAL);
+	}
+	/* flowscope.h: captured per call, rounded up to whole chunks */
+	max_capture_bytes = (max_capture_bytes + FS_MAX_CHUNK - 1) / FS_MAX_CHUNK * FS_MAX_CHUNK;
+
+	libbpf_set_print(libbpf_print);
+	/* Kernels >= 5.11 charge BPF memory to the cgroup; without
+	 * CAP_SYS_RESOURCE this fails and does not matter there. */
+	(void)setrlimit(RLIMIT_MEMLOCK, &unlimited);
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return finish(-ENOMEM);
+	l->conns_fd = -1;
+	l->losses_fd = -1;
+
+	l->obj = bpf_object__open_file(bpf_obj_path, NULL);
+	if (!l->obj) {
+		err = -errno;
+		l->obj = NULL;
+		err_set("open %s: %s\n", bpf_obj_path, strerror(-err));
+		goto fail;
+	}
+	err = set_settings(l->obj, agent_tgid, max_capture_bytes);
+	if (err)
+		goto fail;
+	err = bpf_object__load(l->obj);
+	if (err) {
+		err_set("load %s: %s\n", bpf_obj_path, strerror(-err));
+		goto fail;
+	}
+
+	map = bpf_object__find_map_by_name(l->obj, "events");
+	l->rb = map ? ring_buffer__new(bpf_map__fd(map), on_record, l, NULL) : NULL;
+	if (!l->rb) {
+		err = map ? -errno : -ENOENT;
+		err_set("ring buffer `events`: %s\n", strerror(-err));
+		goto fail;
+	}
+	map = bpf_object__find_map_by_name(l->obj, "conns");
+	l->conns_fd = map ? bpf_map__fd(map) : -1;
+	map = bpf_object__find_map_by_name(l->obj, "loss_counters");
+	l->losses_fd = map ? bpf_map__fd(map) : -1;
+	if (l->conns_fd < 0 || l->losses_fd < 0) {
+		err = -ENOENT;
+		err_set("maps `conns` / `loss_counters` missing from %s\n", bpf_obj_path);
+		goto fail;
+	}
+	l->spill_cap = sizeof(struct fs_data) + FS_MAX_CHUNK;
+	l->spill = malloc(l->spill_cap);
+	if (!l->spill) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	*out = l;
+	return finish(0);
+
+fail:
+	loader_free(l);
+	return finish(err < 0 ? err : -EINVAL);
+}
+
+FS_API const char *fs_last_error(struct fs_loader *l)
+{
+	return l ? l->err : open_err;
+}
+
+FS_API int fs_attach_syscalls(struct fs_loader *l)
+{
+	struct bpf_program *prog;
+	size_t n = 0;
+	int err;
+
+	if (!l)
+		return -EINVAL;
+	begin(l);
+	if (l->sys_links)
+		return finish(-EALREADY);
+	bpf_object__for_each_program(prog, l->obj)
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT)
+			n++;
+	l->sys_links = calloc(n ? n : 1, sizeof(*l->sys_links));
+	if (!l->sys_links)
+		return finish(-ENOMEM);
+	bpf_object__for_each_program(prog, l->obj) {
+		struct bpf_link *link;
+
+		if (bpf_program__type(prog) != BPF_PROG_TYPE_TRACEPOINT)
+			continue;
+		link = bpf_program__attach(prog);
+		if (!link) {
+			err = -errno;
+			err_set("attach %s (%s): %s\n", bpf_program__name(prog), bpf_program__section_name(prog),
+				strerror(-err));
+			goto fail;
+		}
+		l->sys_links[l->sys_link_count++] = link;
+	}
+	return finish(0);
+
+fail:
+	while (l->sys_link_count)
+		bpf_link__destroy(l->sys_links[--l->sys_link_count]);
+	free(l->sys_links);
+	l->sys_links = NULL;
+	return finish(err);
+}
+
+static struct ssl_target *ssl_find(struct fs_loader *l, const char *path)
+{
+	int i;
+
+	for (i = 0; i < FS_SSL_TARGETS; i++)
+		if (l->ssl[i].path && strcmp(l->ssl[i].path, path) == 0)
+			return &l->ssl[i];
+	return NULL;
+}
+
+static void ssl_release(struct ssl_target *t)
+{
+	int j;
+
+	for (j = 0; j < FS_SSL_PROBES; j++) {
+		bpf_link__destroy(t->links[j]);
+		t->links[j] = NULL;
+	}
+	free(t->path);
+	t->path = NULL;
+	t->count = 0;
+}
+
+FS_API int fs_attach_ssl(struct fs_loader *l, const char *binary_path)
+{
+	static const struct {
+		const char *func;
+		const char *prog;
+		int required;
+	} probes[] = {
+		{ "SSL_write", "handle_ssl_write", 1 },
+		{ "SSL_read", "handle_ssl_read", 1 },
+		{ "SSL_write_ex", "handle_ssl_write_ex", 0 },
+		{ "SSL_read_ex", "handle_ssl_read_ex", 0 },
+	};
+	struct bpf_program *ret_prog;
+	struct ssl_target *t;
+	size_t i;
+	int err = 0;
+
+	if (!l || !binary_path)
+		return -EINVAL;
+	begin(l);
+	t = ssl_find(l, binary_path);
+	if (t)
+		return finish(t->count);
+	for (i = 0; i < FS_SSL_TARGETS && l->ssl[i].path; i++)
+		;
+	if (i == FS_SSL_TARGETS) {
+		err_set("already attached to %d TLS libraries\n", FS_SSL_TARGETS);
+		return finish(-ENOSPC);
+	}
+	t = &l->ssl[i];
+	t->path = strdup(binary_path);
+	if (!t->path)
+		return finish(-ENOMEM);
+	ret_prog = bpf_object__find_program_by_name(l->obj, "handle_ssl_return");
+
+	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, entry, .func_name = probes[i].func, .retprobe = false);
+		LIBBPF_OPTS(bpf_uprobe_opts, exit, .func_name = probes[i].func, .retprobe = true);
+		struct bpf_program *prog = bpf_object__find_program_by_name(l->obj, probes[i].prog);
+		struct bpf_link *in, *back;
+
+		if (!prog || !ret_prog) {
+			err = -ENOENT;
+			err_set("program %s missing from flowscope.bpf.o\n", probes[i].prog);
+			goto fail;
+		}
+		in = bpf_program__attach_uprobe_opts(prog, -1, binary_path, 0, &entry);
+		if (!in) {
+			err = -errno;
+			if (!probes[i].required && err == -ENOENT)
+				continue; /* older OpenSSL without the _ex forms */
+			err_set("uprobe %s in %s: %s\n", probes[i].func, binary_path, strerror(-err));
+			goto fail;
+		}
+		t->links[t->count++] = in;
+		back = bpf_program__attach_uprobe_opts(ret_prog, -1, binary_path, 0, &exit);
+		if (!back) {
+			err = -errno;
+			err_set("uretprobe %s in %s: %s\n", probes[i].func, binary_path, strerror(-err));
+			goto fail;
+		}
+		t->links[t->count++] = back;
+	}
+	/* A missing optional symbol leaves a libbpf warning that is not an error. */
+	err_buf()[0] = 0;
+	return finish(t->count);
+
+fail:
+	ssl_release(t);
+	return finish(err);
+}
+
+FS_API int fs_detach_ssl(struct fs_loader *l, const char *binary_path)
+{
+	struct ssl_target *t;
+
+	if (!l || !binary_path)
+		return -EINVAL;
+	begin(l);
+	t = ssl_find(l, binary_path);
+	if (!t) {
+		err_set("no TLS probes attached to %s\n", binary_path);
+		return finish(-ENOENT);
+	}
+	ssl_release(t);
+	return finish(0);
+}
+
+/* Output framing: [u32 len][record][zero pad to 8]. */
+static uint32_t framed_size(uint32_t len)
+{
+	return (FS_DRAIN_HDR + len + 7) & ~7u;
+}
+
+static void put_record(struct fs_loader *l, const void *data, uint32_t len)
+{
+	uint8_t *p = l->out + l->out_len;
+	uint32_t total = framed_size(len);
+
+	memcpy(p, &len, FS_DRAIN_HDR);
+	memcpy(p + FS_DRAIN_HDR, data, len);
+	memset(p + FS_DRAIN_HDR + len, 0, total - FS_DRAIN_HDR - len);
+	l->out_len += total;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct fs_loader *l = ctx;
+	uint32_t len = (uint32_t)size;
+
+	if (l->out_len + framed_size(len) <= l->out_cap) {
+		put_record(l, data, len);
+		return 0;
+	}
+	/* libbpf has consumed this record already: keep it for the next call. */
+	if (len > l->spill_cap) {
+		uint8_t *bigger = realloc(l->spill, len);
+
+		if (!bigger)
+			return -ENOMEM;
+		l->spill = bigger;
+		l->spill_cap = len;
+	}
+	memcpy(l->spill, data, len);
+	l->spill_len = len;
+	return -ENOSPC;
+}
+
+static int consume(struct fs_loader *l)
+{
+	int n = ring_buffer__consume(l->rb);
+
+	return n == -ENOSPC ? 0 : n;
+}
+
+FS_API int fs_drain(struct fs_loader *l, uint8_t *buf, uint32_t cap, int timeout_ms)
+{
+	int err;
+
+	if (!l || !buf)
+		return -EINVAL;
+	/* Runs on a worker thread while other calls may run on the main thread:
+	 * leave their error text alone unless this call fails. */
+	current = l;
+	l->out = buf;
+	l->out_cap = cap;
+	l->out_len = 0;
+
+	if (l->spill_len) {
+		if (framed_size(l->spill_len) > cap) {
+			err_set("drain buffer of %u bytes cannot hold a %u-byte record\n", cap, l->spill_len);
+			return finish(-EMSGSIZE);
+		}
+		put_record(l, l->spill, l->spill_len);
+		l->spill_len = 0;
+	}
+	err = consume(l);
+	if (err < 0)
+		goto out;
+	if (l->out_len == 0 && l->spill_len == 0 && timeout_ms != 0) {
+		/* Wake-ups are batched in the kernel: polling may sleep the whole
+		 * timeout with records pending, so consume again afterwards. */
+		err = ring_buffer__poll(l->rb, timeout_ms);
+		if (err == -EINTR)
+			err = 0;
+		if (err == -ENOSPC)
+			err = 0;
+		if (err >= 0 && l->spill_len == 0)
+			err = consume(l);
+	}
+out:
+	l->out = NULL;
+	if (err < 0 && err != -ENOSPC) {
+		err_set("ring buffer poll: %s\n", strerror(-err));
+		return finish(err);
+	}
+	return finish((int)l->out_len);
+}
+
+FS_API int fs_read_losses(struct fs_loader *l, uint64_t *out, uint32_t n)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *percpu;
+	uint32_t i;
+	int c;
+
+	if (!l || !out)
+		return -EINVAL;
+	if (ncpu <= 0)
+		return ncpu < 0 ? ncpu : -EINVAL;
+	begin(l);
+	if (n > FS_LOSS__COUNT)
+		n = FS_LOSS__COUNT;
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return finish(-ENOMEM);
+	for (i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(l->losses_fd, &i, percpu)) {
+			int err = -errno;
+
+			free(percpu);
+			err_set("read loss counter %u: %s\n", i, strerror(-err));
+			return finish(err);
+		}
+		out[i] = 0;
+		for (c = 0; c < ncpu; c++)
+			out[i] += percpu[c];
+	}
+	free(percpu);
+	return finish((int)n);
+}
+
+struct conn_key {
+	uint32_t tgid;
+	uint32_t fd;
+};
+
+FS_API int fs_conn_list(struct fs_loader *l, uint32_t *out_pairs, uint32_t max_pairs)
+{
+	struct conn_key key, next;
+	struct conn_key *prev = NULL;
+	uint32_t n = 0;
+
+	if (!l || (!out_pairs && max_pairs))
+		return -EINVAL;
+	begin(l);
+	while (n < max_pairs && bpf_map_get_next_key(l->conns_fd, prev, &next) == 0) {
+		out_pairs[2 * n] = next.tgid;
+		out_pairs[2 * n + 1] = next.fd;
+		n++;
+		key = next;
+		prev = &key;
+	}
+	return finish((int)n);
+}
+
+FS_API int fs_conn_forget(struct fs_loader *l, uint32_t tgid, uint32_t fd)
+{
+	struct conn_key key = { tgid, fd };
+
+	if (!l)
+		return -EINVAL;
+	begin(l);
+	if (bpf_map_delete_elem(l->conns_fd, &key))
+		return finish(-errno);
+	return finish(0);
+}
+
+FS_API void fs_close(struct fs_loader *l)
+{
+	begin(NULL);
+	loader_free(l);
+	finish(0);
+}

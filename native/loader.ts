@@ -1,0 +1,336 @@
+// Binding to native/build/libflowscope.so (native/loader.c) through koffi.
+//
+// BpfLoader owns one loaded flowscope.bpf.o: open -> attachSyscalls / attachSsl ->
+// drain in a loop -> close. drain() runs the ring-buffer poll on a koffi worker
+// thread so the event loop never blocks. Every native failure becomes a
+// FlowscopeError that names the step and the fix.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import koffi from 'koffi';
+import { ErrorCodes, FlowscopeError, type ErrorCode } from '../agent/errors.js';
+import { LOSS_COUNT } from '../agent/capture/record-layout.generated.js';
+
+/** Each drained record is framed as [u32 length, little-endian][record][zero pad to 8]. */
+export const DRAIN_FRAME_HEADER = 4;
+export const DRAIN_FRAME_ALIGN = 8;
+/** Largest record the kernel emits (DATA header + one full chunk); a drain buffer must hold one frame of it. */
+export const DRAIN_MIN_BUFFER = 56 + 16384 + DRAIN_FRAME_HEADER + DRAIN_FRAME_ALIGN;
+
+export const DEFAULT_MAX_CAPTURE_BYTES = 16384;
+export const MAX_CAPTURE_BYTES_LIMIT = 65536;
+
+export interface BpfLoaderOptions {
+  /** Process never traced, at every hook. Default: this process. */
+  agentTgid?: number;
+  /** Payload bytes captured per syscall or TLS call (rounded up to 16 KiB chunks). Default 16384, at most 65536. */
+  maxCaptureBytes?: number;
+  /** Default: <package root>/bpf/build/flowscope.bpf.o */
+  objectPath?: string;
+  /** Default: <package root>/native/build/libflowscope.so */
+  libraryPath?: string;
+}
+
+/** A key of the kernel connection table. */
+export type ConnKey = [tgid: number, fd: number];
+
+const BUILD_FIX = 'run `npm run build:native` (make -C native)';
+const PRIVILEGE_FIX = 'run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8)';
+const TRACEFS_FIX = 'mount tracefs: mount -t tracefs nodev /sys/kernel/tracing';
+
+/** The directory holding flowscope's package.json, found from this file (works from source and from dist/). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'flowscope') return dir;
+      } catch {
+        // not ours; keep walking up
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new FlowscopeError(ErrorCodes.NATIVE_MISSING, 'cannot find the flowscope package root', BUILD_FIX);
+    dir = parent;
+  }
+}
+
+function errnoName(ret: number): string {
+  const code = -ret;
+  for (const [name, value] of Object.entries(osConstants.errno)) if (value === code) return name;
+  return `errno ${code}`;
+}
+
+function isPrivilegeError(ret: number): boolean {
+  return ret === -osConstants.errno.EPERM || ret === -osConstants.errno.EACCES;
+}
+
+function tracefsMounted(): boolean {
+  return existsSync('/sys/kernel/tracing/events/syscalls') || existsSync('/sys/kernel/debug/tracing/events/syscalls');
+}
+
+// The native functions, bound once per library path.
+interface NativeApi {
+  open: (path: string, agentTgid: number, maxCapture: number, out: unknown[]) => number;
+  attachSyscalls: (l: unknown) => number;
+  attachSsl: (l: unknown, path: string) => number;
+  detachSsl: (l: unknown, path: string) => number;
+  drain: koffi.KoffiFunction;
+  readLosses: (l: unknown, out: BigUint64Array, n: number) => number;
+  connList: (l: unknown, out: Uint32Array, max: number) => number;
+  connForget: (l: unknown, tgid: number, fd: number) => number;
+  lastError: (l: unknown) => string;
+  close: (l: unknown) => void;
+}
+
+const bound = new Map<string, NativeApi>();
+
+function bind(libraryPath: string): NativeApi {
+  const cached = bound.get(libraryPath);
+  if (cached) return cached;
+  if (!existsSync(libraryPath)) {
+    throw new FlowscopeError(ErrorCodes.NATIVE_MISSING, `native loader not built: ${libraryPath} is missing`, BUILD_FIX);
+  }
+  let lib: koffi.IKoffiLib;
+  try {
+    lib = koffi.load(libraryPath);
+  } catch (cause) {
+    throw new FlowscopeError(
+      ErrorCodes.NATIVE_MISSING,
+      `cannot load ${libraryPath}: ${(cause as Error).message}`,
+      `${BUILD_FIX}; it needs libbpf1, libelf1 and zlib installed`,
+      { cause },
+    );
+  }
+  koffi.opaque('fs_loader');
+  const api: NativeApi = {
+    open: lib.func('int fs_open(const char *path, uint32_t agent_tgid, uint32_t max_capture_bytes, _Out_ fs_loader **out)'),
+    attachSyscalls: lib.func('int fs_attach_syscalls(fs_loader *l)'),
+    attachSsl: lib.func('int fs_attach_ssl(fs_loader *l, const char *binary_path)'),
+    detachSsl: lib.func('int fs_detach_ssl(fs_loader *l, const char *binary_path)'),
+    drain: lib.func('int fs_drain(fs_loader *l, void *buf, uint32_t cap, int timeout_ms)'),
+    readLosses: lib.func('int fs_read_losses(fs_loader *l, void *out, uint32_t n)'),
+    connList: lib.func('int fs_conn_list(fs_loader *l, void *out_pairs, uint32_t max_pairs)'),
+    connForget: lib.func('int fs_conn_forget(fs_loader *l, uint32_t tgid, uint32_t fd)'),
+    lastError: lib.func('const char *fs_last_error(fs_loader *l)'),
+    close: lib.func('void fs_close(fs_loader *l)'),
+  };
+  bound.set(libraryPath, api);
+  return api;
+}
+
+/**
+ * Calls fn(offset, length) for each record framed in buf[0, used) by drain().
+ * offset is where the record starts in buf. Stops at a malformed frame.
+ */
+export function forEachRecord(buf: Buffer, used: number, fn: (offset: number, length: number) => void): void {
+  let at = 0;
+  const end = Math.min(used, buf.length);
+  while (at + DRAIN_FRAME_HEADER <= end) {
+    const length = buf.readUInt32LE(at);
+    const start = at + DRAIN_FRAME_HEADER;
+    if (length === 0 || start + length > end) return;
+    fn(start, length);
+    at = (start + length + DRAIN_FRAME_ALIGN - 1) & ~(DRAIN_FRAME_ALIGN - 1);
+  }
+}
+
+export class BpfLoader {
+  readonly #api: NativeApi;
+  #handle: unknown;
+  #draining: Promise<number> | undefined;
+  #closed: Promise<void> | undefined;
+
+  private constructor(api: NativeApi, handle: unknown) {
+    this.#api = api;
+    this.#handle = handle;
+  }
+
+  /** Opens, configures and loads the BPF object (nothing is attached yet). */
+  static open(opts: BpfLoaderOptions = {}): BpfLoader {
+    const root = opts.objectPath && opts.libraryPath ? '' : packageRoot();
+    const objectPath = opts.objectPath ?? join(root, 'bpf', 'build', 'flowscope.bpf.o');
+    const libraryPath = opts.libraryPath ?? join(root, 'native', 'build', 'libflowscope.so');
+    const agentTgid = opts.agentTgid ?? process.pid;
+    const maxCapture = opts.maxCaptureBytes ?? DEFAULT_MAX_CAPTURE_BYTES;
+
+    if (!Number.isInteger(maxCapture) || maxCapture < 1 || maxCapture > MAX_CAPTURE_BYTES_LIMIT) {
+      throw new FlowscopeError(
+        ErrorCodes.BAD_FLAG,
+        `max capture bytes must be an integer from 1 to ${MAX_CAPTURE_BYTES_LIMIT}, got ${maxCapture}`,
+        `pick a value up to ${MAX_CAPTURE_BYTES_LIMIT}`,
+      );
+    }
+    const api = bind(libraryPath);
+    if (!existsSync(objectPath)) {
+      throw new FlowscopeError(ErrorCodes.NATIVE_MISSING, `BPF object not built: ${objectPath} is missing`, BUILD_FIX);
+    }
+    if (!existsSync('/sys/kernel/btf/vmlinux')) {
+      throw new FlowscopeError(
+        ErrorCodes.BPF_LOAD,
+        'loading the BPF object: the kernel has no BTF (/sys/kernel/btf/vmlinux is missing)',
+        'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.17 or newer)',
+      );
+    }
+    const out: unknown[] = [null];
+    const ret = api.open(objectPath, agentTgid, maxCapture, out);
+    if (ret < 0) {
+      const detail = lastLine(api.lastError(null));
+      const privileged = isPrivilegeError(ret);
+      throw new FlowscopeError(
+        privileged ? ErrorCodes.NOT_ROOT : ErrorCodes.BPF_LOAD,
+        `loading the BPF object ${objectPath} failed: ${errnoName(ret)}${detail ? `: ${detail}` : ''}`,
+        privileged ? PRIVILEGE_FIX : `check that the kernel is 5.17 or newer with BTF, then ${BUILD_FIX}`,
+      );
+    }
+    return new BpfLoader(api, out[0]);
+  }
+
+  /** Attaches every syscall tracepoint program. */
+  attachSyscalls(): void {
+    const ret = this.#api.attachSyscalls(this.#live());
+    if (ret >= 0) return;
+    if (!tracefsMounted()) {
+      this.#fail(ErrorCodes.TRACEFS, 'attaching syscall tracepoints', ret, TRACEFS_FIX);
+    }
+    this.#fail(
+      isPrivilegeError(ret) ? ErrorCodes.NOT_ROOT : ErrorCodes.BPF_ATTACH,
+      'attaching syscall tracepoints',
+      ret,
+      isPrivilegeError(ret) ? PRIVILEGE_FIX : 'check that the kernel has CONFIG_FTRACE_SYSCALLS and tracefs is mounted',
+    );
+  }
+
+  /** Attaches TLS uprobes to SSL_read/SSL_write(_ex) in the ELF at path (all processes). Returns the probe count; idempotent per path. */
+  attachSsl(path: string): number {
+    const ret = this.#api.attachSsl(this.#live(), path);
+    if (ret > 0) return ret;
+    const missing = ret === -osConstants.errno.ENOENT;
+    this.#fail(
+      isPrivilegeError(ret) ? ErrorCodes.NOT_ROOT : ErrorCodes.BPF_ATTACH,
+      `attaching TLS probes to ${path}`,
+      ret === 0 ? -osConstants.errno.ENOENT : ret,
+      isPrivilegeError(ret)
+        ? PRIVILEGE_FIX
+        : missing
+          ? 'point at an existing library or binary that exports SSL_read and SSL_write (e.g. /usr/lib/x86_64-linux-gnu/libssl.so.3)'
+          : 'check that the kernel supports uprobes (CONFIG_UPROBE_EVENTS)',
+    );
+  }
+
+  /** Removes the TLS probes attached to path. */
+  detachSsl(path: string): void {
+    const ret = this.#api.detachSsl(this.#live(), path);
+    if (ret < 0) this.#fail(ErrorCodes.BPF_ATTACH, `detaching TLS probes from ${path}`, ret, 'detach only paths that were attached');
+  }
+
+  /**
+   * Waits up to timeoutMs for records (kernel wake-ups are batched, so with few
+   * records this usually waits the whole timeout) and copies them into buf as
+   * frames (see forEachRecord). Resolves to the bytes used; 0 on timeout.
+   * One drain at a time; the poll runs on a worker thread.
+   */
+  drain(buf: Buffer, timeoutMs: number): Promise<number> {
+    const handle = this.#live();
+    if (this.#draining) {
+      return Promise.reject(
+        new FlowscopeError(ErrorCodes.BPF_DRAIN, 'drain() called while another drain is in flight', 'await each drain() before the next'),
+      );
+    }
+    if (buf.length < DRAIN_MIN_BUFFER) {
+      return Promise.reject(
+        new FlowscopeError(
+          ErrorCodes.BPF_DRAIN,
+          `drain buffer of ${buf.length} bytes is smaller than one record frame (${DRAIN_MIN_BUFFER})`,
+          `use a buffer of at least ${DRAIN_MIN_BUFFER} bytes`,
+        ),
+      );
+    }
+    const timeout = Math.max(0, Math.min(Math.trunc(timeoutMs), 0x7fffffff));
+    const pending = new Promise<number>((resolve, reject) => {
+      this.#api.drain.async(handle, buf, Math.min(buf.length, 0xffffffff), timeout, (err: unknown, ret: number) => {
+        if (err) {
+          reject(new FlowscopeError(ErrorCodes.BPF_DRAIN, `draining the ring buffer: ${String(err)}`, undefined, { cause: err }));
+        } else if (ret < 0) {
+          reject(this.#error(ErrorCodes.BPF_DRAIN, 'draining the ring buffer', ret, 'restart the agent; if it repeats, report it'));
+        } else {
+          resolve(ret);
+        }
+      });
+    });
+    this.#draining = pending;
+    const clear = (): void => {
+      this.#draining = undefined;
+    };
+    pending.then(clear, clear);
+    return pending;
+  }
+
+  /** Loss counters summed over CPUs, indexed by LOSS_CAUSE (LOSS_COUNT entries, names in LOSS_CAUSES). */
+  readLosses(): number[] {
+    const out = new BigUint64Array(LOSS_COUNT);
+    const ret = this.#api.readLosses(this.#live(), out, LOSS_COUNT);
+    if (ret < 0) this.#fail(ErrorCodes.BPF_DRAIN, 'reading loss counters', ret, 'restart the agent; if it repeats, report it');
+    return Array.from(out, (v) => Number(v));
+  }
+
+  /** Keys of the kernel connection table, for garbage-collecting entries of dead processes. */
+  connList(max = 65536): ConnKey[] {
+    const out = new Uint32Array(max * 2);
+    const n = this.#api.connList(this.#live(), out, max);
+    if (n < 0) this.#fail(ErrorCodes.BPF_DRAIN, 'listing kernel connections', n, 'restart the agent; if it repeats, report it');
+    const keys: ConnKey[] = [];
+    for (let i = 0; i < n; i++) keys.push([out[2 * i]!, out[2 * i + 1]!]);
+    return keys;
+  }
+
+  /** Drops one kernel connection entry; false if it was not there. */
+  connForget(tgid: number, fd: number): boolean {
+    const ret = this.#api.connForget(this.#live(), tgid, fd);
+    if (ret === -osConstants.errno.ENOENT) return false;
+    if (ret < 0) this.#fail(ErrorCodes.BPF_DRAIN, `forgetting connection ${tgid}/${fd}`, ret, 'restart the agent; if it repeats, report it');
+    return true;
+  }
+
+  /** Detaches everything and frees the BPF object, after any drain in flight has finished. */
+  close(): Promise<void> {
+    if (this.#closed) return this.#closed;
+    const inFlight = this.#draining ?? Promise.resolve(0);
+    this.#closed = inFlight
+      .catch(() => 0)
+      .then(() => {
+        this.#api.close(this.#handle);
+        this.#handle = null;
+      });
+    return this.#closed;
+  }
+
+  #live(): unknown {
+    if (this.#closed || this.#handle === null) {
+      throw new FlowscopeError(ErrorCodes.BPF_DRAIN, 'the BPF loader is closed', 'open a new BpfLoader');
+    }
+    return this.#handle;
+  }
+
+  #error(code: ErrorCode, step: string, ret: number, fix: string): FlowscopeError {
+    const detail = this.#handle === null ? '' : lastLine(this.#api.lastError(this.#handle));
+    return new FlowscopeError(code, `${step} failed: ${errnoName(ret)}${detail ? `: ${detail}` : ''}`, fix);
+  }
+
+  #fail(code: ErrorCode, step: string, ret: number, fix: string): never {
+    throw this.#error(code, step, ret, fix);
+  }
+}
+
+/** The last few non-empty lines of a libbpf/loader message (verifier logs end with the reason). */
+function lastLine(text: string | null): string {
+  if (!text) return '';
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith('-- END PROG LOAD LOG'));
+  return lines.slice(-4).join(' | ');
+}
