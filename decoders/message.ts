@@ -18,12 +18,16 @@ export interface HttpMessageBase {
   headers: HeaderField[];
   /** Bytes of start line + header block (HTTP/1) or header block fragments (HTTP/2). */
   headerBytes: number;
-  /** Body length as it went over the wire (decoded length for chunked HTTP/1 is not used). */
+  /** Body payload length: for chunked HTTP/1 the decoded length (chunk framing excluded). */
   bodyBytes: number;
   /** Captured prefix of the body, at most the decoder's body limit; absent when none was kept. */
   body?: Uint8Array;
-  /** Some body bytes were not captured (limit, sendfile, capture cap). */
+  /** `body` is shorter than the body (the keep limit, or bytes never seen). */
   bodyTruncated: boolean;
+  /** Body bytes the decoder never saw (sendfile, capture cap, lost records); absent means 0. */
+  bodyMissing?: number;
+  /** Trailer fields, where the decoder keeps them. */
+  trailers?: HeaderField[];
   /** Monotonic ns of the chunk holding the first byte / the last byte of the message. */
   startNs: number;
   endNs: number;

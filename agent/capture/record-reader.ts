@@ -1,6 +1,7 @@
 // Turns a batch drained from the kernel ring buffer into SocketEvents.
 //
-// Batch framing (written by native/loader.c): repeated [u32 length][record][pad to 8].
+// Batch framing (written by native/loader.c): repeated [u32 length][record],
+// each frame padded so the next starts on an 8-byte boundary.
 // Every length comes from the kernel or the loader and is clamped before use;
 // a malformed record is counted and skipped, the rest of the batch is kept.
 import { formatIp } from './ip-format.js';
@@ -40,7 +41,7 @@ export class RecordReader {
         this.stats.malformed.bad_length++;
         return;
       }
-      at = start + ((recordLength + 7) & ~7);
+      at = (start + recordLength + 7) & ~7;
       const event = this.#parse(batch, view, start, recordLength);
       if (event) {
         this.stats.records++;

@@ -25,8 +25,8 @@ export function buildFlow(ctx: FlowBuilderContext, conn: Connection, tls: boolea
 
   const issues: FlowIssue[] = [];
   if (!response) issues.push('NO_RESPONSE');
-  if (request.bodyTruncated) issues.push('REQUEST_TRUNCATED');
-  if (response?.bodyTruncated) issues.push('RESPONSE_TRUNCATED');
+  if (request.bodyMissing) issues.push('REQUEST_TRUNCATED');
+  if (response?.bodyMissing) issues.push('RESPONSE_TRUNCATED');
 
   const flow: Flow = {
     time: ctx.clock.rfc3339(request.startNs),

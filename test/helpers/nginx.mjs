@@ -1,7 +1,7 @@
 // A private nginx instance on a free loopback port, with its own prefix, TLS
 // certificate and access log, for tests that need a real HTTP server.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,7 @@ export class Nginx {
   /** @param {NginxOptions} [options] @returns {Promise<Nginx>} */
   static async start(options = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'flowscope-nginx-'));
+    chmodSync(dir, 0o755); // nginx workers run as an unprivileged user
     const port = await freePort();
     mkdirSync(join(dir, 'html'));
     mkdirSync(join(dir, 'logs'));

@@ -1,4 +1,4 @@
-// Batches framed as native/loader.c frames them: [u32 length][record][pad to 8].
+// Batches framed as native/loader.c frames them: [u32 length][record], each frame padded to 8.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as L from '../../../agent/capture/record-layout.generated.js';
@@ -48,7 +48,7 @@ function frame(...records: Buffer[]): Buffer {
   for (const r of records) {
     const len = Buffer.alloc(4);
     len.writeUInt32LE(r.length);
-    parts.push(len, r, Buffer.alloc(((r.length + 7) & ~7) - r.length));
+    parts.push(len, r, Buffer.alloc(((4 + r.length + 7) & ~7) - 4 - r.length));
   }
   return Buffer.concat(parts);
 }
