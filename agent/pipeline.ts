@@ -40,6 +40,7 @@ export class Pipeline {
     selfEvents: 0,
   };
   readonly #listeners: FlowListener[] = [];
+  readonly #tickListeners: (() => void)[] = [];
   readonly #selfTgid: number;
 
   constructor(options: PipelineOptions = {}) {
@@ -73,6 +74,11 @@ export class Pipeline {
     this.#listeners.push(listener);
   }
 
+  /** Called after each capture batch: outputs flush what they gathered. */
+  onTick(listener: () => void): void {
+    this.#tickListeners.push(listener);
+  }
+
   handle(event: SocketEvent, nowMs: number): void {
     if (event.tgid === this.#selfTgid) {
       this.counters.selfEvents++;
@@ -83,9 +89,10 @@ export class Pipeline {
     this.conns.handle(event, nowMs);
   }
 
-  /** Periodic housekeeping: reorder-window expiry. */
+  /** End of a capture batch: reorder-window expiry, then outputs flush. */
   tick(nowMs: number): void {
     this.conns.expireHeld(nowMs);
+    for (const listener of this.#tickListeners) listener();
   }
 
   /** Ends every tracked connection, reporting what is still pending. */

@@ -52,7 +52,10 @@ export async function runAgent(values: Record<string, unknown>): Promise<number>
   const log = createLogger((values['log-level'] as string | undefined) ?? process.env.FLOWSCOPE_LOG_LEVEL ?? 'info');
   const pipeline = new Pipeline({ maxBodyCapture: maxBodyBytes, selfTgid: process.pid });
   const output = values['flows-out'] ? new JsonLinesWriter(String(values['flows-out'])) : undefined;
-  if (output) pipeline.onFlow((flow) => output.write(flow));
+  if (output) {
+    pipeline.onFlow((flow) => output.write(flow));
+    pipeline.onTick(() => output.flush());
+  }
 
   const engine = new KernelEngine(pipeline, log, { maxCaptureBytes, tlsProbes: values['no-tls-probes'] !== true });
   engine.start();

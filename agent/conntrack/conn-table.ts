@@ -15,6 +15,7 @@ export interface ConnEnd {
 }
 
 export interface Connection {
+  /** tgid:fd:generation, the connection's name in flows. */
   readonly key: string;
   readonly tgid: number;
   readonly fd: number;
@@ -28,6 +29,8 @@ export interface Connection {
   cgroupId: number;
   lastActivityMs: number;
   readonly channels: Map<ChannelSource, Channel>;
+  /** tuple key of the other end, were it a connection on this host. */
+  readonly peerTuple: string;
 }
 
 /** Plaintext from syscalls, or from TLS library probes. */
@@ -66,8 +69,14 @@ export interface ConnTableCounters extends StreamCounters {
 
 const REQUEST_START = /^(?:GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH|PRI) /;
 
+/** (tgid, fd) as one number: tgid < 2^22 and fd < 2^31, so it stays exact. */
+function slotOf(tgid: number, fd: number): number {
+  return tgid * 0x8000_0000 + fd;
+}
+
 export class ConnTable {
-  readonly #conns = new Map<string, Connection>();
+  /** The current generation in each (tgid, fd) slot. */
+  readonly #conns = new Map<number, Connection>();
   /** local tuple → connection, to find the other end of host-local connections. */
   readonly #byTuple = new Map<string, Connection>();
   readonly counters: ConnTableCounters = {
@@ -90,7 +99,7 @@ export class ConnTable {
 
   /** The connection whose local end is `remote` and remote end is `local`: the peer on this host. */
   peerOf(conn: Connection): Connection | undefined {
-    return this.#byTuple.get(tupleKey(conn.remote, conn.local));
+    return this.#byTuple.get(conn.peerTuple);
   }
 
   handle(event: SocketEvent, nowMs: number): void {
@@ -102,8 +111,8 @@ export class ConnTable {
         this.#data(event, nowMs);
         return;
       case 'close': {
-        const conn = this.#conns.get(connKey(event.tgid, event.fd, event.connGen));
-        if (conn) this.close(conn, event.tsNs);
+        const conn = this.#conns.get(slotOf(event.tgid, event.fd));
+        if (conn && conn.connGen === event.connGen) this.close(conn, event.tsNs);
         return;
       }
     }
@@ -126,28 +135,33 @@ export class ConnTable {
   }
 
   #open(event: ConnOpenEvent, nowMs: number): Connection {
-    const key = connKey(event.tgid, event.fd, event.connGen);
-    const existing = this.#conns.get(key);
-    if (existing) return existing;
+    const slot = slotOf(event.tgid, event.fd);
+    const existing = this.#conns.get(slot);
+    if (existing) {
+      if (existing.connGen === event.connGen) return existing;
+      // The fd was reused without a close we saw: the old connection is over.
+      this.close(existing, event.tsNs);
+    }
     this.#makeRoom(event.tsNs);
+    const local = { ip: event.localIp, port: event.localPort };
+    const remote = { ip: event.remoteIp, port: event.remotePort };
     const conn: Connection = {
-      key, tgid: event.tgid, fd: event.fd, connGen: event.connGen,
-      role: event.role, preexisting: event.preexisting,
-      local: { ip: event.localIp, port: event.localPort },
-      remote: { ip: event.remoteIp, port: event.remotePort },
+      key: connKey(event.tgid, event.fd, event.connGen), tgid: event.tgid, fd: event.fd, connGen: event.connGen,
+      role: event.role, preexisting: event.preexisting, local, remote,
       comm: event.comm, uid: event.uid, cgroupId: event.cgroupId,
       lastActivityMs: nowMs,
       channels: new Map(),
+      peerTuple: tupleKey(remote, local),
     };
-    this.#conns.set(key, conn);
+    this.#conns.set(slot, conn);
     if (conn.local.ip !== '') this.#byTuple.set(tupleKey(conn.local, conn.remote), conn);
     this.counters.opened++;
     return conn;
   }
 
   #data(event: DataEvent, nowMs: number): void {
-    let conn = this.#conns.get(connKey(event.tgid, event.fd, event.connGen));
-    if (!conn) {
+    let conn = this.#conns.get(slotOf(event.tgid, event.fd));
+    if (!conn || conn.connGen !== event.connGen) {
       this.counters.implicitOpens++;
       conn = this.#open({
         kind: 'open', tgid: event.tgid, tid: event.tid, fd: event.fd, connGen: event.connGen, tsNs: event.tsNs,
@@ -233,7 +247,8 @@ export class ConnTable {
   }
 
   #forget(conn: Connection): void {
-    this.#conns.delete(conn.key);
+    const slot = slotOf(conn.tgid, conn.fd);
+    if (this.#conns.get(slot) === conn) this.#conns.delete(slot);
     const tuple = tupleKey(conn.local, conn.remote);
     if (this.#byTuple.get(tuple) === conn) this.#byTuple.delete(tuple);
   }

@@ -6,6 +6,9 @@ import { performance } from 'node:perf_hooks';
 
 export class MonotonicClock {
   #wallMinusMonoNs = 0;
+  /** "YYYY-MM-DDTHH:MM:SS." of the last second formatted: flows arrive in bursts within one second. */
+  #cachedSecond = -1;
+  #cachedPrefix = '';
 
   constructor() {
     this.resync();
@@ -25,9 +28,12 @@ export class MonotonicClock {
   /** RFC 3339 with nanosecond digits, UTC. */
   rfc3339(monoNs: number): string {
     const wallNs = monoNs + this.#wallMinusMonoNs;
-    const ms = Math.floor(wallNs / 1e6);
-    const subMs = Math.max(0, Math.min(999_999, Math.round(wallNs - ms * 1e6)));
-    const iso = new Date(ms).toISOString(); // 2026-11-23T09:00:00.123Z
-    return `${iso.slice(0, 23)}${String(subMs).padStart(6, '0')}Z`;
+    const second = Math.floor(wallNs / 1e9);
+    if (second !== this.#cachedSecond) {
+      this.#cachedSecond = second;
+      this.#cachedPrefix = new Date(second * 1000).toISOString().slice(0, 20); // 2026-11-23T09:00:00.
+    }
+    const fraction = Math.max(0, Math.min(999_999_999, Math.round(wallNs - second * 1e9)));
+    return `${this.#cachedPrefix}${String(fraction).padStart(9, '0')}Z`;
   }
 }

@@ -1,14 +1,18 @@
-// Writes flows as JSON lines to a file or stdout. A slow reader never stalls
-// capture: past `maxQueuedBytes` waiting in the stream, lines are dropped and
-// counted instead of buffered without bound.
+// Writes flows as JSON lines to a file or stdout. Lines are gathered and
+// written once per capture batch (flush), not one write per flow. A slow reader
+// never stalls capture: past `maxQueuedBytes` waiting in the stream, lines are
+// dropped and counted instead of buffered without bound.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { FlowscopeError, ErrorCodes } from '../errors.js';
+
+const FLUSH_BYTES = 256 << 10;
 
 export class JsonLinesWriter {
   dropped = 0;
   written = 0;
   readonly #out: NodeJS.WritableStream & { writableLength: number };
   readonly #ownsStream: boolean;
+  #pending = '';
 
   constructor(
     target: string,
@@ -28,15 +32,24 @@ export class JsonLinesWriter {
   }
 
   write(record: unknown): void {
-    if (this.#out.writableLength > this.maxQueuedBytes) {
+    if (this.#out.writableLength + this.#pending.length > this.maxQueuedBytes) {
       this.dropped++;
       return;
     }
-    this.#out.write(`${JSON.stringify(record)}\n`);
+    this.#pending += `${JSON.stringify(record)}\n`;
     this.written++;
+    if (this.#pending.length >= FLUSH_BYTES) this.flush();
+  }
+
+  /** Hands what was gathered to the stream. */
+  flush(): void {
+    if (this.#pending === '') return;
+    this.#out.write(this.#pending);
+    this.#pending = '';
   }
 
   close(): Promise<void> {
+    this.flush();
     return new Promise((resolve) => {
       if (this.#ownsStream) (this.#out as WriteStream).end(resolve);
       else if (this.#out.writableLength === 0) resolve();
