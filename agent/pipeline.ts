@@ -14,6 +14,9 @@ export interface PipelineOptions {
   reorderWindowMs?: number;
   /** Events from this process are dropped (the kernel filters it too). */
   selfTgid?: number;
+  /** Replay passes the recorded clock offset and redaction key, so flows come out as they did live. */
+  wallMinusMonoNs?: number;
+  redactionKey?: Buffer;
 }
 
 export interface PipelineCounters {
@@ -29,8 +32,8 @@ export type FlowListener = (flow: Flow) => void;
 
 export class Pipeline {
   readonly conns: ConnTable;
-  readonly clock = new MonotonicClock();
-  readonly redactor = new Redactor();
+  readonly clock: MonotonicClock;
+  readonly redactor: Redactor;
   readonly counters: PipelineCounters = {
     events: { open: 0, data: 0, close: 0 },
     payloadBytes: 0,
@@ -45,6 +48,8 @@ export class Pipeline {
 
   constructor(options: PipelineOptions = {}) {
     this.#selfTgid = options.selfTgid ?? -1;
+    this.clock = new MonotonicClock(options.wallMinusMonoNs);
+    this.redactor = new Redactor(options.redactionKey);
     const ctx = { clock: this.clock, redactor: this.redactor, peerOf: (c: Parameters<ConnTable['peerOf']>[0]) => this.conns.peerOf(c) };
     this.conns = new ConnTable(
       {

@@ -8,6 +8,7 @@ import type { Pipeline } from '../pipeline.js';
 import { MonotonicClock } from '../flows/clock.js';
 import { LOSS_CAUSES } from './record-layout.generated.js';
 import { RecordReader } from './record-reader.js';
+import type { RecordingWriter } from './recording.js';
 import { TlsDiscovery } from './tls-discovery.js';
 
 export interface KernelEngineOptions {
@@ -16,6 +17,8 @@ export interface KernelEngineOptions {
   /** How often new processes are scanned for TLS libraries and dead ones collected. */
   housekeepingMs?: number;
   batchBytes?: number;
+  /** Every drained batch is also appended here (flowscope record). */
+  recorder?: RecordingWriter;
 }
 
 export interface TlsProbeStatus {
@@ -104,7 +107,10 @@ export class KernelEngine {
       // Drain the next batch on the worker thread while this one is parsed.
       if (this.#running) inFlight = loader.drain(buffers[current]!, DRAIN_TIMEOUT_MS);
       const nowMs = Date.now();
-      if (length > 0) this.reader.read(filled, length, (event) => this.pipeline.handle(event, nowMs));
+      if (length > 0) {
+        this.options.recorder?.append(filled, length, nowMs);
+        this.reader.read(filled, length, (event) => this.pipeline.handle(event, nowMs));
+      }
       this.pipeline.tick(nowMs);
       this.batches++;
       if (this.#firstBatch) {

@@ -1,6 +1,7 @@
 // `flowscope agent`: capture → pipeline → outputs, until SIGINT/SIGTERM.
 import { execFileSync } from 'node:child_process';
 import { KernelEngine } from '../capture/kernel-engine.js';
+import { RecordingWriter } from '../capture/recording.js';
 import { checkPrivileges, tracefsPath } from '../doctor/host-checks.js';
 import { ErrorCodes, FlowscopeError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -8,6 +9,7 @@ import { createAgentMetrics, statusSnapshot } from '../metrics/agent-metrics.js'
 import { JsonLinesWriter } from '../output/jsonl-writer.js';
 import { startStatusServer } from '../output/status-server.js';
 import { Pipeline } from '../pipeline.js';
+import type { Flow } from '../schema/flow.js';
 
 function intFlag(values: Record<string, unknown>, name: string, min: number, max: number): number {
   const raw = String(values[name]);
@@ -51,13 +53,17 @@ export async function runAgent(values: Record<string, unknown>): Promise<number>
 
   const log = createLogger((values['log-level'] as string | undefined) ?? process.env.FLOWSCOPE_LOG_LEVEL ?? 'info');
   const pipeline = new Pipeline({ maxBodyCapture: maxBodyBytes, selfTgid: process.pid });
-  const output = values['flows-out'] ? new JsonLinesWriter(String(values['flows-out'])) : undefined;
+  const recordPath = values.record as string | undefined;
+  const recorder = recordPath
+    ? new RecordingWriter(recordPath, { wallMinusMonoNs: pipeline.clock.wallMinusMonoNs, redactionKey: pipeline.redactor.key })
+    : undefined;
+  const output = values['flows-out'] ? new JsonLinesWriter<Flow>(String(values['flows-out']), JSON.stringify) : undefined;
   if (output) {
     pipeline.onFlow((flow) => output.write(flow));
     pipeline.onTick(() => output.flush());
   }
 
-  const engine = new KernelEngine(pipeline, log, { maxCaptureBytes, tlsProbes: values['no-tls-probes'] !== true });
+  const engine = new KernelEngine(pipeline, log, { maxCaptureBytes, tlsProbes: values['no-tls-probes'] !== true, recorder });
   engine.start();
   await engine.firstBatch();
 
@@ -65,14 +71,20 @@ export async function runAgent(values: Record<string, unknown>): Promise<number>
   const status = startStatusServerIfAsked(listen, registry, pipeline, engine, output, log);
   log.info({ maxCaptureBytes, tlsLibraries: engine.tlsLibraries.length }, 'capture started');
 
+  const duration = values.duration === undefined ? 0 : intFlag(values, 'duration', 1, 86_400);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
+    if (duration > 0) setTimeout(resolve, duration * 1000).unref();
   });
   log.info('stopping');
   await engine.stop();
   (await status)?.close();
   await output?.close();
+  if (recorder) {
+    recorder.close();
+    log.info({ path: recordPath, bytes: recorder.bytes }, 'recording saved');
+  }
   log.info(statusSnapshot(pipeline, undefined, output?.dropped ?? 0), 'stopped');
   log.flush();
   return 0;
@@ -83,7 +95,7 @@ async function startStatusServerIfAsked(
   registry: ReturnType<typeof createAgentMetrics>,
   pipeline: Pipeline,
   engine: KernelEngine,
-  output: JsonLinesWriter | undefined,
+  output: JsonLinesWriter<Flow> | undefined,
   log: ReturnType<typeof createLogger>,
 ): Promise<import('node:http').Server | undefined> {
   if (!listen) return undefined;

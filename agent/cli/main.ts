@@ -3,13 +3,25 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ErrorCodes, FlowscopeError } from '../errors.js';
 import { runAgent } from './agent-command.js';
 import { runDoctor } from './doctor-command.js';
+import { runReplay } from './replay-command.js';
 
 interface Command {
   summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
-  run(values: Record<string, unknown>): Promise<number>;
+  /** Takes positional arguments (e.g. a file). */
+  positionals?: boolean;
+  run(values: Record<string, unknown>, positionals: string[]): Promise<number>;
 }
+
+const captureOptions: NonNullable<ParseArgsConfig['options']> = {
+  listen: { type: 'string', default: '127.0.0.1:7070' },
+  'max-capture-bytes': { type: 'string', default: '16384' },
+  'max-body-bytes': { type: 'string', default: '0' },
+  'no-tls-probes': { type: 'boolean', default: false },
+  duration: { type: 'string' },
+  'log-level': { type: 'string' },
+};
 
 const commands: Record<string, Command> = {
   agent: {
@@ -26,20 +38,45 @@ Options:
   --max-capture-bytes N  payload bytes captured per syscall or TLS call (default 16384, max 65536)
   --max-body-bytes N     body prefix kept per message for inspection (default 0)
   --no-tls-probes        do not attach uprobes to TLS libraries
+  --record FILE          also save the raw capture to FILE (see flowscope replay)
+  --duration SECONDS     stop by itself after this long
   --log-level LEVEL      trace|debug|info|warn|error (default info; env FLOWSCOPE_LOG_LEVEL)
 
 Examples:
   sudo flowscope agent --flows-out -
   sudo flowscope agent --flows-out /var/log/flowscope/flows.jsonl --listen 127.0.0.1:7070`,
-    options: {
-      'flows-out': { type: 'string' },
-      listen: { type: 'string', default: '127.0.0.1:7070' },
-      'max-capture-bytes': { type: 'string', default: '16384' },
-      'max-body-bytes': { type: 'string', default: '0' },
-      'no-tls-probes': { type: 'boolean', default: false },
-      'log-level': { type: 'string' },
-    },
+    options: { ...captureOptions, 'flows-out': { type: 'string' }, record: { type: 'string' } },
     run: (v) => runAgent(v),
+  },
+  record: {
+    summary: 'save raw capture events to a file (needs root)',
+    usage: `flowscope record --out FILE [--duration SECONDS] [agent options]
+
+Captures like the agent and saves every raw capture batch to FILE (a compact
+binary file with a versioned header) until Ctrl-C or --duration. The file holds
+payloads in clear: treat it as secret. Replay it with flowscope replay.
+
+Example:
+  sudo flowscope record --out /tmp/capture.fsrec --duration 30`,
+    options: { ...captureOptions, out: { type: 'string' }, 'flows-out': { type: 'string' } },
+    run: (v) => {
+      if (!v.out) throw new FlowscopeError(ErrorCodes.BAD_FLAG, 'record needs --out FILE', 'flowscope record --out /tmp/capture.fsrec');
+      return runAgent({ ...v, record: v.out });
+    },
+  },
+  replay: {
+    summary: 'run a recording through the pipeline (no privileges needed)',
+    usage: `flowscope replay FILE [--realtime] [--flows-out PATH]
+
+Feeds a recording made by flowscope record (or agent --record) through the
+same decoders and flow assembly as live capture and writes the flows as JSON
+lines (default stdout). Full speed by default; --realtime paces it as recorded.
+
+Example:
+  flowscope replay /tmp/capture.fsrec --flows-out /tmp/flows.jsonl`,
+    options: { realtime: { type: 'boolean', default: false }, 'flows-out': { type: 'string' } },
+    positionals: true,
+    run: (v, p) => runReplay(v, p),
   },
   doctor: {
     summary: 'check whether this host can run the agent',
@@ -84,15 +121,16 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   let values: Record<string, unknown>;
+  let positionals: string[];
   try {
-    values = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: false }).values;
+    ({ values, positionals } = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: command.positionals === true }));
   } catch (err) {
     console.error(`flowscope ${name}: ${(err as Error).message} (fix: see flowscope ${name} --help)`);
     process.exitCode = 2;
     return;
   }
   try {
-    process.exitCode = await command.run(values);
+    process.exitCode = await command.run(values, positionals);
   } catch (err) {
     if (err instanceof FlowscopeError) {
       console.error(err.toOneLine());

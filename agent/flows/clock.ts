@@ -10,8 +10,14 @@ export class MonotonicClock {
   #cachedSecond = -1;
   #cachedPrefix = '';
 
-  constructor() {
-    this.resync();
+  /** `wallMinusMonoNs` fixes the offset (replaying a recording); otherwise it is measured now. */
+  constructor(wallMinusMonoNs?: number) {
+    if (wallMinusMonoNs === undefined) this.resync();
+    else this.#wallMinusMonoNs = wallMinusMonoNs;
+  }
+
+  get wallMinusMonoNs(): number {
+    return this.#wallMinusMonoNs;
   }
 
   resync(): void {

@@ -7,7 +7,7 @@ import { FlowscopeError, ErrorCodes } from '../errors.js';
 
 const FLUSH_BYTES = 256 << 10;
 
-export class JsonLinesWriter {
+export class JsonLinesWriter<T> {
   dropped = 0;
   written = 0;
   readonly #out: NodeJS.WritableStream & { writableLength: number };
@@ -16,6 +16,7 @@ export class JsonLinesWriter {
 
   constructor(
     target: string,
+    readonly toJson: (record: T) => string,
     readonly maxQueuedBytes = 64 << 20,
   ) {
     if (target === '-') {
@@ -31,12 +32,12 @@ export class JsonLinesWriter {
     }
   }
 
-  write(record: unknown): void {
+  write(record: T): void {
     if (this.#out.writableLength + this.#pending.length > this.maxQueuedBytes) {
       this.dropped++;
       return;
     }
-    this.#pending += `${JSON.stringify(record)}\n`;
+    this.#pending += `${this.toJson(record)}\n`;
     this.written++;
     if (this.#pending.length >= FLUSH_BYTES) this.flush();
   }

@@ -12,6 +12,11 @@ export class Redactor {
     this.#key = key;
   }
 
+  /** The fingerprint key; a recording keeps it so a replay fingerprints alike. */
+  get key(): Buffer {
+    return this.#key;
+  }
+
   fingerprint(secret: string): string {
     return createHmac('sha256', this.#key).update(secret).digest('hex').slice(0, 8);
   }
