@@ -77,6 +77,8 @@ function slotOf(tgid: number, fd: number): number {
 export class ConnTable {
   /** The current generation in each (tgid, fd) slot. */
   readonly #conns = new Map<number, Connection>();
+  /** Connections with records held for reordering: the only ones expiry must visit. */
+  readonly #holding = new Set<Connection>();
   /** local tuple → connection, to find the other end of host-local connections. */
   readonly #byTuple = new Map<string, Connection>();
   readonly counters: ConnTableCounters = {
@@ -126,11 +128,14 @@ export class ConnTable {
 
   /** Turns records held past the reorder window into counted gaps. */
   expireHeld(nowMs: number): void {
-    for (const conn of this.#conns.values()) {
+    for (const conn of this.#holding) {
+      let stillHolding = false;
       for (const channel of conn.channels.values()) {
         channel.streams.egress.expire(nowMs, this.options.reorderWindowMs);
         channel.streams.ingress.expire(nowMs, this.options.reorderWindowMs);
+        stillHolding ||= channel.streams.egress.holding || channel.streams.ingress.holding;
       }
+      if (!stillHolding) this.#holding.delete(conn);
     }
   }
 
@@ -170,8 +175,9 @@ export class ConnTable {
       }, nowMs);
     }
     conn.lastActivityMs = nowMs;
-    const channel = this.#channel(conn, event.source, event.protocol);
-    channel.streams[event.direction].push(event.pos, event.len, event.payload, event.tsNs, nowMs);
+    const stream = this.#channel(conn, event.source, event.protocol).streams[event.direction];
+    stream.push(event.pos, event.len, event.payload, event.tsNs, nowMs);
+    if (stream.holding) this.#holding.add(conn);
   }
 
   #channel(conn: Connection, source: DataSource, protocol: KernelProtocol): Channel {
@@ -247,6 +253,7 @@ export class ConnTable {
   }
 
   #forget(conn: Connection): void {
+    this.#holding.delete(conn);
     const slot = slotOf(conn.tgid, conn.fd);
     if (this.#conns.get(slot) === conn) this.#conns.delete(slot);
     const tuple = tupleKey(conn.local, conn.remote);

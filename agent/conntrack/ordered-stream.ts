@@ -51,6 +51,11 @@ export class OrderedStream {
     return this.#heldBytes;
   }
 
+  /** Records are waiting for earlier bytes. */
+  get holding(): boolean {
+    return this.#held.length > 0;
+  }
+
   push(pos: number, len: number, payload: Uint8Array, tsNs: number, nowMs: number): void {
     if (pos === this.#nextPos) {
       this.#deliver(pos, len, payload, tsNs);
