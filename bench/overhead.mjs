@@ -23,8 +23,8 @@ const bin = fileURLToPath(new URL('../bin/flowscope.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'flowscope-bench-'));
 const CLK_TCK = 100;
 
-function wrk(url, seconds, extra = []) {
-  const out = execFileSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...extra, url], { encoding: 'utf8' });
+function wrk(url, seconds, extra = [], connections = CONNECTIONS) {
+  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...extra, url], { encoding: 'utf8' });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
   const total = Number(/(\d+) requests in/.exec(out)[1]);
   return { rps, total };
@@ -62,11 +62,12 @@ async function stopAgent(agent) {
   return stopped ? JSON.parse(stopped) : undefined;
 }
 
+/** Server-side flows to `port` that carry a response status (requests nginx answered). */
 async function countServerFlows(file, port) {
   let n = 0;
   const rl = createInterface({ input: createReadStream(file) });
   for await (const line of rl) {
-    if (line.includes('"observedAt":"SERVER"') && line.includes(`"port":${port},`)) n++;
+    if (line.includes('"observedAt":"SERVER"') && line.includes(`"port":${port},`) && line.includes('"status":')) n++;
   }
   return n;
 }
@@ -117,14 +118,22 @@ async function saturation(tls) {
 
 async function fixedRate(targetRps) {
   const nginx = await Nginx.start();
-  // wrk's delay() paces each connection: CONNECTIONS × (1000 / delay) ≈ target.
+  // wrk's delay() (whole milliseconds) paces each connection; calibrate the
+  // connection count (without the agent) until the total is about targetRps.
   const script = join(work, 'pace.lua');
-  writeFileSync(script, `function delay() return ${Math.round((1000 * CONNECTIONS) / targetRps)} end\n`);
+  const delayMs = 10;
+  writeFileSync(script, `function delay() return ${delayMs} end\n`);
+  let connections = Math.round(targetRps / (1000 / delayMs));
+  for (let i = 0; i < 4; i++) {
+    const { rps } = wrk(`${nginx.url}/index.html`, 2, ['-s', script], connections);
+    if (Math.abs(rps - targetRps) / targetRps < 0.03) break;
+    connections = Math.round((connections * targetRps) / rps);
+  }
   const flowsFile = join(work, 'flows-fixed.jsonl');
   const agent = await startAgent(flowsFile);
   const ticks0 = cpuTicks(agent.child.pid);
   const t0 = process.hrtime.bigint();
-  const r = wrk(`${nginx.url}/index.html`, SECONDS * 2, ['-s', script]);
+  const r = wrk(`${nginx.url}/index.html`, SECONDS * 2, ['-s', script], connections);
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = (cpuTicks(agent.child.pid) - ticks0) / CLK_TCK / elapsed;
   const rss = rssMb(agent.child.pid, 'VmHWM');
