@@ -2,8 +2,9 @@
 /*
  * flowscope kernel capture engine.
  *
- * Syscall tracepoints see every read/write-family call on TCP sockets; OpenSSL
- * uprobes see TLS plaintext. A kernel connection table keyed by (tgid, fd) holds
+ * One program on the raw sys_enter tracepoint and one on sys_exit (BTF-typed,
+ * tp_btf) dispatch on the syscall number and see every read/write-family call
+ * on TCP sockets; OpenSSL uprobes see TLS plaintext. A kernel connection table keyed by (tgid, fd) holds
  * per-connection state: generation, role, inferred protocol and byte positions.
  * Records (bpf/flowscope.h) leave through one ring buffer; every record that
  * cannot leave, and every byte not captured, is counted in `loss_counters`.
@@ -21,8 +22,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* ---- Sizes, all in one place ------------------------------------------- */
 #define FS_EVENTS_BYTES (16u << 20)  /* ring buffer shared by all CPUs */
 #define FS_CONNS_MAX 65536           /* tracked connections */
-#define FS_SYSCALL_ARGS_MAX 16384    /* threads inside a traced syscall at once */
-#define FS_SSL_ARGS_MAX 16384        /* threads inside a TLS call at once */
 #define FS_SSL_FDS_MAX 65536         /* SSL objects whose fd is known (LRU) */
 #define FS_MAX_IOV 16                /* iovec entries walked per call */
 #define FS_INFER_ATTEMPTS 16         /* calls tried before a mid-stream connection is OTHER */
@@ -72,9 +71,11 @@ struct syscall_args {
 	__u64 sock; /* struct sock * seen at entry */
 	__u32 fd;
 	__u32 iovcnt;
+	__u32 nr;   /* syscall number, checked again at exit */
 	__u8 shape;
 	__u8 dir;
-	__u8 _pad[6];
+	__u8 active; /* set at entry, cleared at exit */
+	__u8 _pad;
 };
 
 struct ssl_args {
@@ -84,7 +85,15 @@ struct ssl_args {
 	__u32 fd;     /* socket used by a syscall inside this call */
 	__u8 has_fd;
 	__u8 dir;
-	__u8 _pad[2];
+	__u8 active; /* inside a TLS call on this thread */
+	__u8 _pad;
+};
+
+/* Per-thread state of the call in flight: syscall arguments from entry to
+ * exit, and the TLS call around it. */
+struct task_ctx {
+	struct syscall_args sys;
+	struct ssl_args ssl;
 };
 
 struct ssl_key {
@@ -105,19 +114,14 @@ struct {
 	__type(value, struct conn_state);
 } conns SEC(".maps");
 
+/* Task-local storage, not a hash keyed by pid_tgid: a lookup is a pointer walk
+ * from the task, and an entry dies with its thread. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FS_SYSCALL_ARGS_MAX);
-	__type(key, __u64); /* pid_tgid */
-	__type(value, struct syscall_args);
-} syscall_args SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FS_SSL_ARGS_MAX);
-	__type(key, __u64); /* pid_tgid */
-	__type(value, struct ssl_args);
-} ssl_args SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctxs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -165,11 +169,10 @@ static __always_inline void fill_header(struct fs_record_header *h, __u8 kind, _
 
 /* fd -> struct sock of a TCP socket (IPv4 or IPv6), or NULL. Non-socket fds stop
  * after the inode mode check. */
-static __always_inline struct sock *tcp_sock_of_fd(__u32 fd)
+static __always_inline struct sock *tcp_sock_of_fd(struct task_struct *task, __u32 fd)
 {
 	/* BTF-typed task: the walk to the fd array is plain (fault-safe) loads,
 	 * not helper calls; this runs on every read/write on the host. */
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt = task->files->fdt;
 	struct file **fds;
 	struct file *file = NULL;
@@ -525,112 +528,151 @@ static __always_inline void emit_data(const struct emit_state *st)
 		emit_rest(b);
 		return;
 	}
+	/* The common case, one buffer that fits one record under the cap, is
+	 * one read and one output here instead of the loop's machinery. */
+	if (!b->st.iov && b->st.seg_left == b->st.remaining && b->st.remaining <= FS_MAX_CHUNK &&
+	    b->st.remaining <= b->st.budget) {
+		emit_record(b, b->st.remaining, b->st.remaining);
+		return;
+	}
 	bpf_loop(FS_EMIT_STEPS, emit_step, NULL, 0);
 	if (b->st.remaining)
 		emit_rest(b); /* out of steps: still describe every byte */
 }
 
-/* ---- Syscall tracepoints ------------------------------------------------ */
-static __always_inline bool is_agent(__u64 id)
+/* ---- Syscall side: one program on sys_enter, one on sys_exit ----------- */
+static __always_inline bool is_agent(struct task_struct *task)
 {
-	return (__u32)(id >> 32) == settings.agent_tgid;
+	return (__u32)task->tgid == settings.agent_tgid;
 }
 
-static __always_inline int syscall_enter(__u32 fd, __u8 shape, __u64 ptr, __u32 iovcnt, __u8 dir)
+static __always_inline __u64 pid_tgid_of(struct task_struct *task)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct syscall_args a = {};
+	return (__u64)(__u32)task->tgid << 32 | (__u32)task->pid;
+}
+
+/* This thread's slot, created on first use: freed by the kernel with the task,
+ * so nothing leaks when a thread dies inside a traced call. */
+static __always_inline struct task_ctx *task_ctx_create(struct task_struct *task)
+{
+	struct task_ctx *t = bpf_task_storage_get(&task_ctxs, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!t)
+		count_loss(FS_LOSS_ARGS_MAP_FULL, 1);
+	return t;
+}
+
+static __always_inline int syscall_enter(struct task_struct *task, __u32 nr, __u32 fd, __u8 shape,
+					 __u64 ptr, __u32 iovcnt, __u8 dir)
+{
+	struct task_ctx *t;
 	struct sock *sk;
 
-	if (is_agent(id))
+	if (is_agent(task) || fs_compat_syscall(task))
 		return 0;
-	sk = tcp_sock_of_fd(fd);
+	sk = tcp_sock_of_fd(task, fd);
 	if (!sk)
 		return 0;
-	a.ptr = ptr;
-	a.sock = (__u64)sk;
-	a.fd = fd;
-	a.iovcnt = iovcnt;
-	a.shape = shape;
-	a.dir = dir;
-	if (bpf_map_update_elem(&syscall_args, &id, &a, BPF_ANY))
-		count_loss(FS_LOSS_ARGS_MAP_FULL, 1);
+	t = task_ctx_create(task);
+	if (!t)
+		return 0;
+	t->sys.ptr = ptr;
+	t->sys.sock = (__u64)sk;
+	t->sys.fd = fd;
+	t->sys.iovcnt = iovcnt;
+	t->sys.nr = nr;
+	t->sys.shape = shape;
+	t->sys.dir = dir;
+	t->sys.active = 1;
 	return 0;
 }
 
-/* The first segment of the call's bytes, for protocol inference. */
-static __always_inline __u64 first_segment(const struct syscall_args *a, __u32 ret, __u32 *avail,
-					   __u64 *iov, __u32 *iovcnt)
+/* The arguments stashed at entry of syscall nr on this thread, consumed. */
+static __always_inline struct task_ctx *syscall_args_take(struct task_struct *task, __u32 nr)
+{
+	struct task_ctx *t = bpf_task_storage_get(&task_ctxs, task, 0, 0);
+
+	if (!t || !t->sys.active || t->sys.nr != nr)
+		return NULL;
+	t->sys.active = 0;
+	return t;
+}
+
+/* The iovec array of a readv/writev/recvmsg/sendmsg call (0 when unreadable). */
+static __always_inline __u64 call_iov(const struct syscall_args *a, __u32 *iovcnt)
 {
 	struct user_msghdr_head mh;
+
+	*iovcnt = 0;
+	if (a->shape == SHAPE_IOV) {
+		*iovcnt = a->iovcnt;
+		return a->ptr;
+	}
+	if (a->shape != SHAPE_MSG || bpf_probe_read_user(&mh, sizeof(mh), (const void *)a->ptr))
+		return 0;
+	*iovcnt = mh.msg_iovlen > 0xffffffff ? 0xffffffff : (__u32)mh.msg_iovlen;
+	return mh.msg_iov;
+}
+
+/* The first segment of the call's bytes, for protocol inference. */
+static __always_inline __u64 first_segment(const struct syscall_args *a, __u32 ret, __u32 *avail)
+{
 	struct user_iovec v;
+	__u32 iovcnt;
+	__u64 iov;
 
 	*avail = ret;
-	*iov = 0;
-	*iovcnt = 0;
 	if (a->shape == SHAPE_BUF)
 		return a->ptr;
-	if (a->shape == SHAPE_IOV) {
-		*iov = a->ptr;
-		*iovcnt = a->iovcnt;
-	} else if (a->shape == SHAPE_MSG) {
-		if (bpf_probe_read_user(&mh, sizeof(mh), (const void *)a->ptr))
-			return 0;
-		*iov = mh.msg_iov;
-		*iovcnt = mh.msg_iovlen > 0xffffffff ? 0xffffffff : (__u32)mh.msg_iovlen;
-	} else {
-		return 0;
-	}
-	if (!*iov || !*iovcnt || bpf_probe_read_user(&v, sizeof(v), (const void *)*iov))
+	iov = call_iov(a, &iovcnt);
+	if (!iov || !iovcnt || bpf_probe_read_user(&v, sizeof(v), (const void *)iov))
 		return 0;
 	if (v.len < *avail)
 		*avail = v.len;
 	return v.base;
 }
 
-static __always_inline int syscall_exit(long ret)
+static __always_inline int data_exit(struct task_struct *task, __u32 nr, long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct syscall_args *ap = bpf_map_lookup_elem(&syscall_args, &id);
+	struct task_ctx *t = syscall_args_take(task, nr);
 	struct syscall_args a;
-	struct ssl_args *ssl;
 	struct conn_state *c;
 	struct conn_key key;
 	struct emit_state st = {};
+	bool in_ssl;
 	__u32 avail;
 	__u64 first;
 
-	if (!ap)
+	if (!t)
 		return 0;
-	a = *ap;
-	bpf_map_delete_elem(&syscall_args, &id);
-
+	a = t->sys;
 	/* A socket syscall inside a TLS library call names that call's fd. */
-	ssl = bpf_map_lookup_elem(&ssl_args, &id);
-	if (ssl) {
-		ssl->fd = a.fd;
-		ssl->has_fd = 1;
+	in_ssl = t->ssl.active;
+	if (in_ssl) {
+		t->ssl.fd = a.fd;
+		t->ssl.has_fd = 1;
 	}
 	if (ret <= 0)
 		return 0;
 
-	key.tgid = id >> 32;
+	key.tgid = task->tgid;
 	key.fd = a.fd;
 	c = conn_for_data(&key, (struct sock *)a.sock);
 	if (!c)
 		return 0;
-	if (ssl) {
+	if (in_ssl) {
 		c->tls = 1;
 		c->protocol = FS_PROTO_TLS;
 	}
 	st.pos = __sync_fetch_and_add(&c->pos[a.dir & 1], (__u64)ret);
-
-	first = first_segment(&a, (__u32)ret, &avail, &st.iov, &st.iovcnt);
-	infer(&c->protocol, &c->attempts, c->flags & FS_CONN_F_PREEXISTING, first, avail);
+	if (c->protocol == FS_PROTO_UNKNOWN) {
+		first = first_segment(&a, (__u32)ret, &avail);
+		infer(&c->protocol, &c->attempts, c->flags & FS_CONN_F_PREEXISTING, first, avail);
+	}
 	if (c->tls || !carries_payload(c->protocol))
 		return 0;
 
-	st.id = id;
+	st.id = pid_tgid_of(task);
 	st.conn_gen = c->conn_gen;
 	st.fd = a.fd;
 	st.dir = a.dir;
@@ -644,93 +686,50 @@ static __always_inline int syscall_exit(long ret)
 		if (a.shape == SHAPE_BUF) {
 			st.seg = a.ptr;
 			st.seg_left = (__u32)ret;
+		} else {
+			st.iov = call_iov(&a, &st.iovcnt);
 		}
 	}
 	emit_data(&st);
 	return 0;
 }
 
-#define SYS_ENTER(name) \
-	SEC("tracepoint/syscalls/sys_enter_" #name) int handle_sys_enter_##name(struct trace_event_raw_sys_enter *ctx)
-#define SYS_EXIT(name) \
-	SEC("tracepoint/syscalls/sys_exit_" #name) int handle_sys_exit_##name(struct trace_event_raw_sys_exit *ctx)
-#define DATA_HOOKS(name, shape, dir, ptr_arg, cnt_arg)                                                         \
-	SYS_ENTER(name)                                                                                        \
-	{                                                                                                      \
-		return syscall_enter((__u32)ctx->args[0], shape, ctx->args[ptr_arg], (__u32)ctx->args[cnt_arg], dir); \
-	}                                                                                                      \
-	SYS_EXIT(name)                                                                                         \
-	{                                                                                                      \
-		return syscall_exit(ctx->ret);                                                                 \
-	}
-
-DATA_HOOKS(read, SHAPE_BUF, FS_DIR_INGRESS, 1, 2)
-DATA_HOOKS(write, SHAPE_BUF, FS_DIR_EGRESS, 1, 2)
-DATA_HOOKS(readv, SHAPE_IOV, FS_DIR_INGRESS, 1, 2)
-DATA_HOOKS(writev, SHAPE_IOV, FS_DIR_EGRESS, 1, 2)
-DATA_HOOKS(recvfrom, SHAPE_BUF, FS_DIR_INGRESS, 1, 2)
-DATA_HOOKS(sendto, SHAPE_BUF, FS_DIR_EGRESS, 1, 2)
-DATA_HOOKS(recvmsg, SHAPE_MSG, FS_DIR_INGRESS, 1, 2)
-DATA_HOOKS(sendmsg, SHAPE_MSG, FS_DIR_EGRESS, 1, 2)
-/* sendfile64(out_fd, in_fd, offset, count): the socket is out_fd. */
-DATA_HOOKS(sendfile64, SHAPE_NONE, FS_DIR_EGRESS, 2, 3)
-
-SYS_ENTER(connect)
+static __always_inline int connect_exit(struct task_struct *task, long ret)
 {
-	return syscall_enter((__u32)ctx->args[0], SHAPE_CONNECT, 0, 0, FS_DIR_EGRESS);
-}
-
-SYS_EXIT(connect)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct syscall_args *ap = bpf_map_lookup_elem(&syscall_args, &id);
+	struct task_ctx *t = syscall_args_take(task, FS_NR_CONNECT);
 	struct conn_key key;
-	long ret = ctx->ret;
 
-	if (!ap)
+	if (!t)
 		return 0;
-	key.tgid = id >> 32;
-	key.fd = ap->fd;
-	if (ap->shape == SHAPE_CONNECT && (ret == 0 || ret == -FS_EINPROGRESS))
-		conn_start(&key, (struct sock *)ap->sock, FS_ROLE_CLIENT, 0);
-	bpf_map_delete_elem(&syscall_args, &id);
+	key.tgid = task->tgid;
+	key.fd = t->sys.fd;
+	if (ret == 0 || ret == -FS_EINPROGRESS)
+		conn_start(&key, (struct sock *)t->sys.sock, FS_ROLE_CLIENT, 0);
 	return 0;
 }
 
-static __always_inline int accept_exit(long ret)
+static __always_inline int accept_exit(struct task_struct *task, long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct conn_key key;
 	struct sock *sk;
 
-	if (ret < 0 || is_agent(id))
+	if (ret < 0 || is_agent(task) || fs_compat_syscall(task))
 		return 0;
-	sk = tcp_sock_of_fd((__u32)ret);
+	sk = tcp_sock_of_fd(task, (__u32)ret);
 	if (!sk)
 		return 0;
-	key.tgid = id >> 32;
+	key.tgid = task->tgid;
 	key.fd = (__u32)ret;
 	conn_start(&key, sk, FS_ROLE_SERVER, 0);
 	return 0;
 }
 
-SYS_EXIT(accept)
+static __always_inline int close_enter(struct task_struct *task, __u32 fd)
 {
-	return accept_exit(ctx->ret);
-}
-
-SYS_EXIT(accept4)
-{
-	return accept_exit(ctx->ret);
-}
-
-SYS_ENTER(close)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct conn_key key = { .tgid = id >> 32, .fd = (__u32)ctx->args[0] };
+	struct conn_key key = { .tgid = task->tgid, .fd = fd };
 	struct conn_state *c;
 
-	if (is_agent(id))
+	if (is_agent(task) || fs_compat_syscall(task))
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
@@ -740,20 +739,107 @@ SYS_ENTER(close)
 	return 0;
 }
 
+/*
+ * Every syscall on the host passes here, so unrelated ones (futex, epoll_wait,
+ * ...) must cost only the dispatch on the number: no helper call, no map.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long nr)
+{
+	struct task_struct *task;
+	__u32 fd;
+	__u64 ptr, cnt;
+
+	switch (nr) {
+	case FS_NR_READ:
+	case FS_NR_WRITE:
+	case FS_NR_READV:
+	case FS_NR_WRITEV:
+	case FS_NR_RECVFROM:
+	case FS_NR_SENDTO:
+	case FS_NR_RECVMSG:
+	case FS_NR_SENDMSG:
+	case FS_NR_SENDFILE:
+	case FS_NR_CONNECT:
+	case FS_NR_CLOSE:
+		break;
+	default:
+		return 0;
+	}
+	task = bpf_get_current_task_btf();
+	fd = (__u32)FS_SYSCALL_ARG0(regs);
+	if (nr == FS_NR_CLOSE)
+		return close_enter(task, fd);
+	if (nr == FS_NR_CONNECT)
+		return syscall_enter(task, nr, fd, SHAPE_CONNECT, 0, 0, FS_DIR_EGRESS);
+	/* sendfile64(out_fd, in_fd, offset, count): the socket is out_fd. */
+	if (nr == FS_NR_SENDFILE)
+		return syscall_enter(task, nr, fd, SHAPE_NONE, 0, 0, FS_DIR_EGRESS);
+	ptr = FS_SYSCALL_ARG1(regs);
+	cnt = FS_SYSCALL_ARG2(regs);
+	switch (nr) {
+	case FS_NR_READ:
+	case FS_NR_RECVFROM:
+		return syscall_enter(task, nr, fd, SHAPE_BUF, ptr, 0, FS_DIR_INGRESS);
+	case FS_NR_WRITE:
+	case FS_NR_SENDTO:
+		return syscall_enter(task, nr, fd, SHAPE_BUF, ptr, 0, FS_DIR_EGRESS);
+	case FS_NR_READV:
+		return syscall_enter(task, nr, fd, SHAPE_IOV, ptr, (__u32)cnt, FS_DIR_INGRESS);
+	case FS_NR_WRITEV:
+		return syscall_enter(task, nr, fd, SHAPE_IOV, ptr, (__u32)cnt, FS_DIR_EGRESS);
+	case FS_NR_RECVMSG:
+		return syscall_enter(task, nr, fd, SHAPE_MSG, ptr, 0, FS_DIR_INGRESS);
+	default: /* FS_NR_SENDMSG */
+		return syscall_enter(task, nr, fd, SHAPE_MSG, ptr, 0, FS_DIR_EGRESS);
+	}
+}
+
+/* At exit the number is orig_ax: ax already holds the return value. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
+{
+	long nr = FS_SYSCALL_NR(regs);
+
+	switch (nr) {
+	case FS_NR_READ:
+	case FS_NR_WRITE:
+	case FS_NR_READV:
+	case FS_NR_WRITEV:
+	case FS_NR_RECVFROM:
+	case FS_NR_SENDTO:
+	case FS_NR_RECVMSG:
+	case FS_NR_SENDMSG:
+	case FS_NR_SENDFILE:
+		return data_exit(bpf_get_current_task_btf(), (__u32)nr, ret);
+	case FS_NR_CONNECT:
+		return connect_exit(bpf_get_current_task_btf(), ret);
+	case FS_NR_ACCEPT:
+	case FS_NR_ACCEPT4:
+		return accept_exit(bpf_get_current_task_btf(), ret);
+	default:
+		return 0;
+	}
+}
+
 /* ---- OpenSSL uprobes ---------------------------------------------------- */
 static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 ex_out, __u8 dir)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct ssl_args a = {};
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_ctx *t;
 
-	if (is_agent(id))
+	if (is_agent(task))
 		return 0;
-	a.ssl = ssl;
-	a.buf = buf;
-	a.ex_out = ex_out;
-	a.dir = dir;
-	if (bpf_map_update_elem(&ssl_args, &id, &a, BPF_ANY))
-		count_loss(FS_LOSS_ARGS_MAP_FULL, 1);
+	t = task_ctx_create(task);
+	if (!t)
+		return 0;
+	t->ssl.ssl = ssl;
+	t->ssl.buf = buf;
+	t->ssl.ex_out = ex_out;
+	t->ssl.fd = 0;
+	t->ssl.has_fd = 0;
+	t->ssl.dir = dir;
+	t->ssl.active = 1;
 	return 0;
 }
 
@@ -786,8 +872,9 @@ int BPF_KPROBE(handle_ssl_read_ex, void *ssl, void *buf, size_t num, size_t *rea
 SEC("uretprobe")
 int BPF_KRETPROBE(handle_ssl_return, long ret)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_ctx *t = bpf_task_storage_get(&task_ctxs, task, 0, 0);
 	__u64 id = bpf_get_current_pid_tgid();
-	struct ssl_args *ap = bpf_map_lookup_elem(&ssl_args, &id);
 	struct ssl_args a;
 	struct ssl_key skey = {};
 	struct conn_key key;
@@ -797,21 +884,21 @@ int BPF_KRETPROBE(handle_ssl_return, long ret)
 	__u32 *known;
 	__u64 n = 0;
 
-	if (!ap)
+	if (!t || !t->ssl.active)
 		return 0;
-	a = *ap;
-	bpf_map_delete_elem(&ssl_args, &id);
+	a = t->ssl;
+	t->ssl.active = 0;
 
 	skey.tgid = id >> 32;
 	skey.ssl = a.ssl;
+	known = bpf_map_lookup_elem(&ssl_fds, &skey);
 	if (a.has_fd) {
-		bpf_map_update_elem(&ssl_fds, &skey, &a.fd, BPF_ANY);
-	} else {
-		known = bpf_map_lookup_elem(&ssl_fds, &skey);
-		if (known) {
-			a.fd = *known;
-			a.has_fd = 1;
-		}
+		/* An LRU update takes a lock: only when the fd is new or changed. */
+		if (!known || *known != a.fd)
+			bpf_map_update_elem(&ssl_fds, &skey, &a.fd, BPF_ANY);
+	} else if (known) {
+		a.fd = *known;
+		a.has_fd = 1;
 	}
 
 	if (a.ex_out) {
@@ -835,7 +922,7 @@ int BPF_KRETPROBE(handle_ssl_return, long ret)
 	key.fd = a.fd;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c) {
-		sk = tcp_sock_of_fd(a.fd);
+		sk = tcp_sock_of_fd(task, a.fd);
 		if (!sk) {
 			count_loss(FS_LOSS_SSL_NO_FD, 1);
 			return 0;

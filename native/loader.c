@@ -269,10 +269,14 @@ FS_API const char *fs_last_error(struct fs_loader *l)
 	return l ? l->err : open_err;
 }
 
+/* The syscall side: one program on the raw sys_enter tracepoint and one on
+ * sys_exit, dispatching on the syscall number (no tracefs needed). */
+static const char *const syscall_progs[] = { "handle_sys_enter", "handle_sys_exit" };
+#define FS_SYSCALL_PROGS (sizeof(syscall_progs) / sizeof(syscall_progs[0]))
+
 FS_API int fs_attach_syscalls(struct fs_loader *l)
 {
-	struct bpf_program *prog;
-	size_t n = 0;
+	size_t i;
 	int err;
 
 	if (!l)
@@ -280,17 +284,19 @@ FS_API int fs_attach_syscalls(struct fs_loader *l)
 	begin(l);
 	if (l->sys_links)
 		return finish(-EALREADY);
-	bpf_object__for_each_program(prog, l->obj)
-		if (bpf_program__type(prog) == BPF_PROG_TYPE_TRACEPOINT)
-			n++;
-	l->sys_links = calloc(n ? n : 1, sizeof(*l->sys_links));
+	l->sys_links = calloc(FS_SYSCALL_PROGS, sizeof(*l->sys_links));
 	if (!l->sys_links)
 		return finish(-ENOMEM);
-	bpf_object__for_each_program(prog, l->obj) {
+	for (i = 0; i < FS_SYSCALL_PROGS; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(l->obj, syscall_progs[i]);
 		struct bpf_link *link;
 
-		if (bpf_program__type(prog) != BPF_PROG_TYPE_TRACEPOINT)
-			continue;
+		if (!prog) {
+			err = -ENOENT;
+			err_set("program %s missing from flowscope.bpf.o: rebuild it with `make -C native`\n",
+				syscall_progs[i]);
+			goto fail;
+		}
 		link = bpf_program__attach(prog);
 		if (!link) {
 			err = -errno;
@@ -468,6 +474,14 @@ static int consume(struct fs_loader *l)
 	return n == -ENOSPC ? 0 : n;
 }
 
+/* Bytes worth returning without waiting: the kernel's wake-up threshold
+ * (FS_WAKEUP_BYTES in flowscope.bpf.c), or half the caller's buffer if smaller. */
+#define FS_DRAIN_BATCH (256u << 10)
+static uint32_t drain_batch(uint32_t cap)
+{
+	return cap / 2 < FS_DRAIN_BATCH ? cap / 2 : FS_DRAIN_BATCH;
+}
+
 FS_API int fs_drain(struct fs_loader *l, uint8_t *buf, uint32_t cap, int timeout_ms)
 {
 	int err;
@@ -492,7 +506,12 @@ FS_API int fs_drain(struct fs_loader *l, uint8_t *buf, uint32_t cap, int timeout
 	err = consume(l);
 	if (err < 0)
 		goto out;
-	if (l->out_len == 0 && l->spill_len == 0 && timeout_ms != 0) {
+	/* Return a batch, not whatever trickled in since the last call: a caller
+	 * draining in a loop would otherwise pay a thread hand-off per few
+	 * records. The kernel wakes the poll once 256 KiB are pending
+	 * (FS_WAKEUP_BYTES in flowscope.bpf.c), so below that wait up to the
+	 * timeout, which stays the latency bound. */
+	if (l->out_len < drain_batch(cap) && l->spill_len == 0 && timeout_ms != 0) {
 		/* Wake-ups are batched in the kernel: polling may sleep the whole
 		 * timeout with records pending, so consume again afterwards. */
 		err = ring_buffer__poll(l->rb, timeout_ms);

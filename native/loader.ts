@@ -39,7 +39,6 @@ export type ConnKey = [tgid: number, fd: number];
 
 const BUILD_FIX = 'run `npm run build:native` (make -C native)';
 const PRIVILEGE_FIX = 'run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8)';
-const TRACEFS_FIX = 'mount tracefs: mount -t tracefs nodev /sys/kernel/tracing';
 
 /** The directory holding flowscope's package.json, found from this file (works from source and from dist/). */
 function packageRoot(): string {
@@ -69,10 +68,6 @@ function isPrivilegeError(ret: number): boolean {
   return ret === -osConstants.errno.EPERM || ret === -osConstants.errno.EACCES;
 }
 
-function tracefsMounted(): boolean {
-  return existsSync('/sys/kernel/tracing/events/syscalls') || existsSync('/sys/kernel/debug/tracing/events/syscalls');
-}
-
 // The native functions, bound once per library path.
 interface NativeApi {
   open: (path: string, agentTgid: number, maxCapture: number, out: unknown[]) => number;
@@ -88,6 +83,9 @@ interface NativeApi {
 }
 
 const bound = new Map<string, NativeApi>();
+// koffi's type names are process-wide: declare the opaque handle type once,
+// however many library paths get bound.
+let loaderTypeDeclared = false;
 
 function bind(libraryPath: string): NativeApi {
   const cached = bound.get(libraryPath);
@@ -106,7 +104,10 @@ function bind(libraryPath: string): NativeApi {
       { cause },
     );
   }
-  koffi.opaque('fs_loader');
+  if (!loaderTypeDeclared) {
+    koffi.opaque('fs_loader');
+    loaderTypeDeclared = true;
+  }
   const api: NativeApi = {
     open: lib.func('int fs_open(const char *path, uint32_t agent_tgid, uint32_t max_capture_bytes, _Out_ fs_loader **out)'),
     attachSyscalls: lib.func('int fs_attach_syscalls(fs_loader *l)'),
@@ -195,18 +196,23 @@ export class BpfLoader {
     return new BpfLoader(api, out[0]);
   }
 
-  /** Attaches every syscall tracepoint program. */
+  /**
+   * Attaches the syscall side: one program on the raw sys_enter tracepoint and
+   * one on sys_exit. Raw tracepoints are attached through bpf(2), so tracefs
+   * need not be mounted.
+   */
   attachSyscalls(): void {
     const ret = this.#api.attachSyscalls(this.#live());
     if (ret >= 0) return;
-    if (!tracefsMounted()) {
-      this.#fail(ErrorCodes.TRACEFS, 'attaching syscall tracepoints', ret, TRACEFS_FIX);
-    }
     this.#fail(
       isPrivilegeError(ret) ? ErrorCodes.NOT_ROOT : ErrorCodes.BPF_ATTACH,
-      'attaching syscall tracepoints',
+      'attaching the raw sys_enter/sys_exit tracepoints',
       ret,
-      isPrivilegeError(ret) ? PRIVILEGE_FIX : 'check that the kernel has CONFIG_FTRACE_SYSCALLS and tracefs is mounted',
+      isPrivilegeError(ret)
+        ? PRIVILEGE_FIX
+        : ret === -osConstants.errno.ENOENT
+          ? BUILD_FIX
+          : 'check that the kernel has syscall tracepoints (CONFIG_HAVE_SYSCALL_TRACEPOINTS) and BTF (CONFIG_DEBUG_INFO_BTF)',
     );
   }
 
@@ -236,7 +242,8 @@ export class BpfLoader {
   /**
    * Waits up to timeoutMs for records (kernel wake-ups are batched, so with few
    * records this usually waits the whole timeout) and copies them into buf as
-   * frames (see forEachRecord). Resolves to the bytes used; 0 on timeout.
+   * frames (see forEachRecord). Returns once a batch is ready (256 KiB or half the
+   * buffer) or at the timeout. Resolves to the bytes used; 0 on timeout.
    * One drain at a time; the poll runs on a worker thread.
    */
   drain(buf: Buffer, timeoutMs: number): Promise<number> {
