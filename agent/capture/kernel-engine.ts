@@ -2,7 +2,6 @@
 // attaches syscall tracepoints and TLS probes, and drains the ring buffer in
 // batches on a worker thread while the previous batch is parsed here.
 import { existsSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { BpfLoader } from '../../native/loader.js';
 import type { Logger } from '../log.js';
 import type { Pipeline } from '../pipeline.js';
@@ -28,14 +27,8 @@ export interface TlsProbeStatus {
   error?: string;
 }
 
+/** A drain returns once a batch has gathered (native/loader.c) or after this long: the latency bound. */
 const DRAIN_TIMEOUT_MS = 50;
-/**
- * A drain returns as soon as anything is pending, so under steady traffic an
- * eager loop would drain a few records at a time and pay the per-drain cost
- * thousands of times a second. Small batches are spaced at least this far
- * apart; a batch filling a quarter of the buffer is followed at once.
- */
-const MIN_BATCH_INTERVAL_MS = 10;
 
 export class KernelEngine {
   readonly reader = new RecordReader();
@@ -101,7 +94,6 @@ export class KernelEngine {
     const batchBytes = this.options.batchBytes ?? 4 << 20;
     const buffers = [Buffer.allocUnsafe(batchBytes), Buffer.allocUnsafe(batchBytes)];
     let current = 0;
-    let drainStarted = performance.now();
     let inFlight = loader.drain(buffers[current]!, DRAIN_TIMEOUT_MS);
     while (this.#running) {
       let length: number;
@@ -113,10 +105,7 @@ export class KernelEngine {
       }
       const filled = buffers[current]!;
       current ^= 1;
-      const waitMs = length < batchBytes / 4 ? MIN_BATCH_INTERVAL_MS - (performance.now() - drainStarted) : 0;
-      if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
       // Drain the next batch on the worker thread while this one is parsed.
-      drainStarted = performance.now();
       if (this.#running) inFlight = loader.drain(buffers[current]!, DRAIN_TIMEOUT_MS);
       const nowMs = Date.now();
       if (length > 0) {

@@ -58,9 +58,10 @@ export function checkPrivileges(): CheckResult {
   return { name: 'capabilities', ok, detail: ok ? 'CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) present' : `missing ${missing}: run as root (sudo) or grant them` };
 }
 
+/** Advisory: capture uses BTF raw tracepoints and uprobes, which attach without tracefs. */
 export function checkTracefs(): CheckResult {
   const p = tracefsPath();
-  return { name: 'tracefs', ok: p !== undefined, detail: p ?? 'not mounted: mount -t tracefs nodev /sys/kernel/tracing' };
+  return { name: 'tracefs', ok: p !== undefined, optional: true, detail: p ?? 'not mounted (capture does not need it; for bpftool/bpftrace: mount -t tracefs nodev /sys/kernel/tracing)' };
 }
 
 export function checkLockdown(): CheckResult {
