@@ -522,12 +522,13 @@ export class Http1Decoder {
     this.#appendLine(data, Math.max(pos, stop - keep), stop);
     if (lf === -1) return end;
     this.#discarding = false;
-    const line = this.#line as Buffer;
+    // Nothing may have been buffered (the LF came first): then the line buffer may not exist.
+    const line = this.#line;
     let to = this.#lineLen;
     const from = Math.max(0, to - keep);
-    if (to > from && line[to - 1] === CR) to--;
+    if (line && to > from && line[to - 1] === CR) to--;
     this.#lineStart = this.#base + lf - (this.#lineLen - from);
-    this.#lineText = latin1(line, from, to);
+    this.#lineText = line && to > from ? latin1(line, from, to) : '';
     this.#lineTextFrom = from;
     this.#lineLen = 0;
     if (this.#state === State.Resync) this.#searchLine(this.#lineText, 0);

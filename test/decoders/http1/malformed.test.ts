@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { HttpMessage } from '../../../decoders/message.js';
-import { HTTP1_ERRORS as E } from '../../../decoders/http1/http1-decoder.js';
+import { HTTP1_ERRORS as E, Http1Decoder } from '../../../decoders/http1/http1-decoder.js';
 import { concatBytes, decode, withoutTimes } from './harness.js';
 
 const next = 'GET /next HTTP/1.1\r\nHost: a\r\n\r\n';
@@ -89,4 +89,15 @@ describe.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
 
 test('every error code is a stable FLOWSCOPE_ERR_HTTP1_ string', () => {
   for (const [key, code] of Object.entries(E)) expect(code).toBe(`FLOWSCOPE_ERR_HTTP1_${key}`);
+});
+
+test('an overlong header section whose line ends right where discarding starts recovers without an internal error', () => {
+  // Found by the interleaved-operations property (seed 1135179488): a folded line pushes the
+  // header section over a 71-byte limit exactly at a bare LF.
+  const bytes = Buffer.from('HTTP/1.1 100 Continue\r\nTransfer-Encoding: gzip\r\nUpgrade: h2c\r\n folded\r\n\nGET / HTTP/1.1\r\n\r\n', 'latin1');
+  const errors: string[] = [];
+  const dec = new Http1Decoder({ side: 'response', maxHeaderBytes: 71, maxHeaders: 2, onMessage: () => {}, onError: (e) => errors.push(e.code) });
+  dec.push(bytes, 0);
+  expect(errors).toEqual([E.HEADER_TOO_LARGE]);
+  expect(dec.offset).toBe(bytes.length);
 });
