@@ -18,7 +18,7 @@ fi
 
 packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make gcc pkg-config)
 if [ "$for_tests" = 1 ]; then
-  packages+=(nginx curl openssl python3 iproute2 wrk)
+  packages+=(nginx curl openssl python3 python3-grpcio nghttp2-client tshark iproute2 wrk util-linux)
 fi
 
 missing=()

@@ -5,6 +5,7 @@ import { RecordingWriter } from '../capture/recording.js';
 import { checkPrivileges, tracefsPath } from '../doctor/host-checks.js';
 import { ErrorCodes, FlowscopeError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { configureGrpc } from '../flows/grpc-payloads.js';
 import { createAgentMetrics, statusSnapshot } from '../metrics/agent-metrics.js';
 import { JsonLinesWriter } from '../output/jsonl-writer.js';
 import { startStatusServer } from '../output/status-server.js';
@@ -30,28 +31,30 @@ function listenFlag(raw: string): { host: string; port: number } | undefined {
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
-/** The agent mounts tracefs itself when the host has not. */
-function ensureTracefs(): void {
-  if (tracefsPath()) return;
+/**
+ * Mounts tracefs when the host has not. Capture attaches raw tracepoints and
+ * uprobes without it, so failing here is only worth a warning (it helps when
+ * inspecting the host with bpftool or bpftrace).
+ */
+function ensureTracefs(): boolean {
+  if (tracefsPath()) return true;
   try {
     execFileSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing'], { stdio: 'ignore' });
   } catch {
-    // Reported below with the command to run.
+    // Reported by the caller.
   }
-  if (!tracefsPath()) {
-    throw new FlowscopeError(ErrorCodes.TRACEFS, 'tracefs is not mounted and could not be mounted', 'mount -t tracefs nodev /sys/kernel/tracing');
-  }
+  return tracefsPath() !== undefined;
 }
 
 export async function runAgent(values: Record<string, unknown>): Promise<number> {
   const maxCaptureBytes = intFlag(values, 'max-capture-bytes', 64, 65536);
   const maxBodyBytes = intFlag(values, 'max-body-bytes', 0, 1 << 20);
   const listen = listenFlag(String(values.listen));
+  if (values['grpc-progress-interval'] !== undefined) configureGrpc(values, intFlag(values, 'grpc-progress-interval', 0, 86_400));
   const privileges = checkPrivileges();
   if (!privileges.ok) throw new FlowscopeError(ErrorCodes.NOT_ROOT, `cannot load eBPF programs: ${privileges.detail}`, 'sudo flowscope agent');
-  ensureTracefs();
-
   const log = createLogger((values['log-level'] as string | undefined) ?? process.env.FLOWSCOPE_LOG_LEVEL ?? 'info');
+  if (!ensureTracefs()) log.warn('tracefs is not mounted and could not be mounted; capture does not need it');
   const pipeline = new Pipeline({ maxBodyCapture: maxBodyBytes, selfTgid: process.pid });
   const recordPath = values.record as string | undefined;
   const recorder = recordPath

@@ -39,13 +39,25 @@ Options:
   --max-body-bytes N     body prefix kept per message for inspection (default 0)
   --no-tls-probes        do not attach uprobes to TLS libraries
   --record FILE          also save the raw capture to FILE (see flowscope replay)
+  --grpc-progress-interval SECONDS
+                         a gRPC stream open this long gets a progress flow (grpc.inProgress),
+                         and another each interval after (default 60; 0 turns them off)
+  --grpc-decode MODE     schema|schemaless|off: decode gRPC message payloads into
+                         grpc.requestPayloads/responsePayloads (default off, or schema
+                         when --proto-path is given). Payloads may hold secrets.
+  --proto-path PATH      directory of .proto files, or a FileDescriptorSet file
+                         (.pb/.binpb/.desc/.protoset), for --grpc-decode schema
   --duration SECONDS     stop by itself after this long
   --log-level LEVEL      trace|debug|info|warn|error (default info; env FLOWSCOPE_LOG_LEVEL)
 
 Examples:
   sudo flowscope agent --flows-out -
-  sudo flowscope agent --flows-out /var/log/flowscope/flows.jsonl --listen 127.0.0.1:7070`,
-    options: { ...captureOptions, 'flows-out': { type: 'string' }, record: { type: 'string' } },
+  sudo flowscope agent --flows-out /var/log/flowscope/flows.jsonl --listen 127.0.0.1:7070
+  sudo flowscope agent --flows-out - --proto-path ./protos --grpc-progress-interval 30`,
+    options: {
+      ...captureOptions, 'flows-out': { type: 'string' }, record: { type: 'string' },
+      'grpc-progress-interval': { type: 'string', default: '60' }, 'grpc-decode': { type: 'string' }, 'proto-path': { type: 'string' },
+    },
     run: (v) => runAgent(v),
   },
   record: {

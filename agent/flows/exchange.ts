@@ -9,6 +9,26 @@ export interface Exchange {
   response?: HttpResponse;
   /** HTTP/2: header fields were withheld because the HPACK table could not be trusted. */
   headersTrusted?: boolean;
+  /** HTTP/2: the stream the exchange travelled on. */
+  streamId?: number;
+  /** gRPC (protocol 'GRPC'): the call as far as it was seen. */
+  grpc?: GrpcExchange;
+}
+
+export interface GrpcExchange {
+  service: string;
+  method: string;
+  /** Numeric grpc-status; absent when no status was seen (stream still open, reset, or cut off). */
+  status?: number;
+  message?: string;
+  /** Length-prefixed messages seen per direction. */
+  requestMessages: number;
+  responseMessages: number;
+  /** The stream is still open: this is a progress record, a final one follows. */
+  inProgress?: boolean;
+  /** Decoded payloads (JSON text), only when payload decoding is configured. */
+  requestPayloads?: string[];
+  responsePayloads?: string[];
 }
 
 /** Which side of the conversation a byte stream carries. */

@@ -3,6 +3,7 @@
 import type { KernelProtocol } from '../capture/socket-event.js';
 import type { ProtocolSession, SessionEvents } from './exchange.js';
 import { Http1Session } from './http1-session.js';
+import { Http2Session, http2Settings } from './http2-session.js';
 
 export interface SessionOptions {
   maxBodyCapture: number;
@@ -14,4 +15,5 @@ type SessionFactory = (events: SessionEvents, options: SessionOptions) => Protoc
 
 export const sessionFactories: Partial<Record<KernelProtocol, SessionFactory>> = {
   http1: (events, options) => new Http1Session(events, options),
+  http2: (events, options) => new Http2Session(events, { ...options, ...http2Settings }),
 };

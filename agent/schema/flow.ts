@@ -26,6 +26,21 @@ export interface HttpInfo {
   headersTrusted?: boolean;
 }
 
+export interface GrpcInfo {
+  service: string;
+  method: string;
+  /** grpc-status; absent when none was seen. */
+  status?: number;
+  message?: string;
+  requestMessages: number;
+  responseMessages: number;
+  /** The stream is still open: a progress record. */
+  inProgress?: boolean;
+  /** Decoded messages as JSON text (only when payload decoding is configured). */
+  requestPayloads?: string[];
+  responsePayloads?: string[];
+}
+
 export interface Flow {
   time: string;
   durationNs: string;
@@ -37,6 +52,7 @@ export interface Flow {
   http: HttpInfo;
   issues?: FlowIssue[];
   connId: string;
+  grpc?: GrpcInfo;
 }
 
 let root: protobuf.Root | undefined;

@@ -188,6 +188,17 @@ export class Http2Decoder {
     this.#parser.push(chunk, timeNs);
   }
 
+  /** Ids of the streams open in this direction, oldest first. */
+  openStreamIds(): IterableIterator<number> {
+    return this.#streams.keys();
+  }
+
+  /** An open stream's message as it stands, leaving it open (progress of long-lived streams). */
+  peek(streamId: number): Http2Message | undefined {
+    const stream = this.#streams.get(streamId);
+    return stream && this.#message(stream, false, undefined);
+  }
+
   /** `length` bytes of this direction were lost. Framing and the HPACK table are lost with them. */
   skip(length: number, timeNs: number): void {
     this.#parser.gap(length, timeNs);
