@@ -5,13 +5,12 @@
 // thread so the event loop never blocks. Every native failure becomes a
 // FlowscopeError that names the step and the fix.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
 import { ErrorCodes, FlowscopeError, type ErrorCode } from '../agent/errors.js';
 import { LOSS_COUNT } from '../agent/capture/record-layout.generated.js';
+import { paths } from '../agent/paths.js';
 
 /** Each drained record is framed as [u32 length, little-endian][record][zero pad to 8]. */
 export const DRAIN_FRAME_HEADER = 4;
@@ -39,24 +38,6 @@ export type ConnKey = [tgid: number, fd: number];
 
 const BUILD_FIX = 'run `npm run build:native` (make -C native)';
 const PRIVILEGE_FIX = 'run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8)';
-
-/** The directory holding flowscope's package.json, found from this file (works from source and from dist/). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      try {
-        if ((JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'flowscope') return dir;
-      } catch {
-        // not ours; keep walking up
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new FlowscopeError(ErrorCodes.NATIVE_MISSING, 'cannot find the flowscope package root', BUILD_FIX);
-    dir = parent;
-  }
-}
 
 function errnoName(ret: number): string {
   const code = -ret;
@@ -153,9 +134,8 @@ export class BpfLoader {
 
   /** Opens, configures and loads the BPF object (nothing is attached yet). */
   static open(opts: BpfLoaderOptions = {}): BpfLoader {
-    const root = opts.objectPath && opts.libraryPath ? '' : packageRoot();
-    const objectPath = opts.objectPath ?? join(root, 'bpf', 'build', 'flowscope.bpf.o');
-    const libraryPath = opts.libraryPath ?? join(root, 'native', 'build', 'libflowscope.so');
+    const objectPath = opts.objectPath ?? paths.bpfObject;
+    const libraryPath = opts.libraryPath ?? paths.nativeLibrary;
     const agentTgid = opts.agentTgid ?? process.pid;
     const maxCapture = opts.maxCaptureBytes ?? DEFAULT_MAX_CAPTURE_BYTES;
 

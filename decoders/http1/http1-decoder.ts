@@ -7,6 +7,7 @@
 // then the decoder resynchronises at the next plausible start line. It never throws, never
 // loops without consuming input, and never holds more than maxHeaderBytes + a constant.
 
+import { concatBytes } from '../bytes.js';
 import type { DecodeError, HeaderField, HttpMessage } from '../message.js';
 
 export const HTTP1_ERRORS = {
@@ -150,15 +151,6 @@ function copyOf(src: Uint8Array, from: number, to: number): Uint8Array {
   return out;
 }
 
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
 
 function isUpper(c: number): boolean {
   return c >= 65 && c <= 90;
@@ -948,7 +940,7 @@ export class Http1Decoder {
     this.#state = State.Head;
     let body: Uint8Array | undefined;
     const parts = p.bodyParts;
-    if (parts) body = parts.length === 1 ? parts[0] : concat(parts, p.bodyCaptured);
+    if (parts) body = concatBytes(parts, p.bodyCaptured);
     // bodyBytes: for chunked bodies this is the decoded payload length (chunk framing and
     // trailers excluded), so it compares with Content-Length bodies.
     const truncated = p.bodyTruncated || p.bodyCaptured < p.bodyBytes;

@@ -1,6 +1,7 @@
 // HTTP/2 messages from one direction of one connection: frames → header blocks (HPACK)
 // and DATA → one request or response per stream, emitted when this side ends the stream,
 // resets it, or the connection ends.
+import { concatBytes } from '../bytes.js';
 import type { DecodeError, HeaderField, HttpRequest, HttpResponse } from '../message.js';
 import { Http2ErrorCode } from './errors.js';
 import { FrameFlag, FrameParser, FrameType, SettingId } from './frame-parser.js';
@@ -422,7 +423,7 @@ export class Http2Decoder {
       dataFrames: stream.dataFrames,
     };
     const extra: Partial<Http2MessageFields> & { body?: Uint8Array; trailers?: HeaderField[] } = {};
-    if (stream.captured > 0) extra.body = concat(stream.body, stream.captured);
+    if (stream.captured > 0) extra.body = concatBytes(stream.body, stream.captured);
     if (stream.trailers && trusted) extra.trailers = stream.trailers;
     if (reset !== undefined) extra.reset = reset;
     if (stream.informational) extra.informational = stream.informational;
@@ -457,13 +458,3 @@ function pseudo(fields: HeaderField[], name: string): string | undefined {
   return undefined;
 }
 
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
