@@ -43,7 +43,9 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm install, not npm ci: npm 11 rejects its own lock file in ci when optional
+  # per-platform packages (rollup's) are not all listed; install still honours the lock.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 say "building native loader and eBPF object"
