@@ -1,7 +1,7 @@
 // A recording made during a live run replays, without privileges, to exactly
 // the flows the live run produced.
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Flow } from '../../agent/schema/flow.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { Nginx } from '../helpers/nginx.mjs';
+import { unprivileged } from '../helpers/unprivileged.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../../bin/flowscope.js', import.meta.url));
@@ -34,10 +35,7 @@ describe('record and replay', () => {
     await agent.waitForFlows('TLS', tls.port, 2);
     expect(await agent.stop()).toBe(0);
 
-    chmodSync(dir, 0o755);
-    chmodSync(file, 0o644);
-    const { stdout, stderr } = await run('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', '--inh-caps=-all',
-      process.execPath, bin, 'replay', file], { maxBuffer: 64 << 20 });
+    const { stdout, stderr } = await run(...unprivileged(process.execPath, [bin, 'replay', file]), { maxBuffer: 64 << 20 });
     const replayed = stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Flow);
     expect(replayed.length).toBeGreaterThanOrEqual(8);
     expect(replayed).toEqual(agent.flows);

@@ -3,14 +3,13 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { unprivileged } from '../../helpers/unprivileged.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../../../bin/flowscope.js', import.meta.url));
 
-async function flowscope(args: string[], asUser?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [cmd, argv] = asUser
-    ? ['setpriv', ['--reuid', asUser, '--regid', asUser, '--clear-groups', '--inh-caps=-all', process.execPath, bin, ...args]]
-    : [process.execPath, [bin, ...args]];
+async function flowscope(args: string[], withoutCapabilities = false): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [cmd, argv] = withoutCapabilities ? unprivileged(process.execPath, [bin, ...args]) : [process.execPath, [bin, ...args]];
   try {
     const { stdout, stderr } = await run(cmd as string, argv as string[]);
     return { code: 0, stdout, stderr };
@@ -36,7 +35,7 @@ describe('flowscope CLI', () => {
   });
 
   it('refuses to start without privileges, in one line', async () => {
-    const r = await flowscope(['agent'], '65534');
+    const r = await flowscope(['agent'], true);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/cannot load eBPF programs: missing CAP_BPF, CAP_PERFMON.*FLOWSCOPE_ERR_NOT_ROOT/);
@@ -58,7 +57,7 @@ describe('flowscope CLI', () => {
   });
 
   it('doctor fails without privileges and says why', async () => {
-    const r = await flowscope(['doctor'], '65534');
+    const r = await flowscope(['doctor'], true);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAIL\s+capabilities\s+missing CAP_BPF/);
   });
