@@ -23,10 +23,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define FS_EVENTS_BYTES (16u << 20)  /* ring buffer shared by all CPUs */
 #define FS_CONNS_MAX 65536           /* tracked connections */
 #define FS_SSL_FDS_MAX 65536         /* SSL objects whose fd is known (LRU) */
-#define FS_MAX_IOV 16                /* iovec entries walked per call */
+#define FS_MAX_IOV 64                /* iovec entries walked per call (grpc-core writes 20+) */
 #define FS_INFER_ATTEMPTS 16         /* calls tried before a mid-stream connection is OTHER */
 #define FS_MAX_CAPTURE_LIMIT 65536   /* hard ceiling for settings.max_capture_bytes */
-#define FS_EMIT_STEPS 64             /* bpf_loop steps per call: >= 2*FS_MAX_IOV + chunks + 1 */
+#define FS_EMIT_STEPS 160            /* bpf_loop steps per call: >= 2*FS_MAX_IOV + chunks + 1 */
 #define FS_WAKEUP_BYTES (256u << 10) /* wake the reader only once this much is pending */
 
 /* Written by the loader before load; the verifier then prunes on these values. */
