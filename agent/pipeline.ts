@@ -5,11 +5,14 @@ import { ConnTable } from './conntrack/conn-table.js';
 import { MonotonicClock } from './flows/clock.js';
 import { buildFlow } from './flows/flow-builder.js';
 import { Redactor } from './redact/redact.js';
+import type { ProtocolSettings } from './flows/session-registry.js';
 import type { Flow, Protocol } from './schema/flow.js';
 
 export interface PipelineOptions {
   /** Body prefix kept per message for inspection (not exported in flows yet). */
   maxBodyCapture?: number;
+  /** gRPC progress records and payload decoding (agent flags). */
+  grpc?: Omit<ProtocolSettings, 'maxBodyCapture'>;
   maxConnections?: number;
   reorderWindowMs?: number;
   /** Events from this process are dropped (the kernel filters it too). */
@@ -54,8 +57,8 @@ export class Pipeline {
     this.conns = new ConnTable(
       {
         maxConnections: options.maxConnections ?? 65_536,
-        maxBodyCapture: options.maxBodyCapture ?? 0,
         reorderWindowMs: options.reorderWindowMs ?? 200,
+        protocols: { ...options.grpc, maxBodyCapture: options.maxBodyCapture ?? 0 },
       },
       {
         exchange: (conn, tls, exchange) => {

@@ -5,7 +5,7 @@ import { RecordingWriter } from '../capture/recording.js';
 import { checkPrivileges, tracefsPath } from '../doctor/host-checks.js';
 import { ErrorCodes, FlowscopeError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { configureGrpc } from '../flows/grpc-payloads.js';
+import { grpcSettings } from '../flows/grpc-payloads.js';
 import { createAgentMetrics, statusSnapshot } from '../metrics/agent-metrics.js';
 import { JsonLinesWriter } from '../output/jsonl-writer.js';
 import { startStatusServer } from '../output/status-server.js';
@@ -50,12 +50,12 @@ export async function runAgent(values: Record<string, unknown>): Promise<number>
   const maxCaptureBytes = intFlag(values, 'max-capture-bytes', 64, 65536);
   const maxBodyBytes = intFlag(values, 'max-body-bytes', 0, 1 << 20);
   const listen = listenFlag(String(values.listen));
-  if (values['grpc-progress-interval'] !== undefined) configureGrpc(values, intFlag(values, 'grpc-progress-interval', 0, 86_400));
+  const grpc = grpcSettings(values, values['grpc-progress-interval'] === undefined ? 60 : intFlag(values, 'grpc-progress-interval', 0, 86_400));
   const privileges = checkPrivileges();
   if (!privileges.ok) throw new FlowscopeError(ErrorCodes.NOT_ROOT, `cannot load eBPF programs: ${privileges.detail}`, 'sudo flowscope agent');
   const log = createLogger((values['log-level'] as string | undefined) ?? process.env.FLOWSCOPE_LOG_LEVEL ?? 'info');
   if (!ensureTracefs()) log.warn('tracefs is not mounted and could not be mounted; capture does not need it');
-  const pipeline = new Pipeline({ maxBodyCapture: maxBodyBytes, selfTgid: process.pid });
+  const pipeline = new Pipeline({ maxBodyCapture: maxBodyBytes, selfTgid: process.pid, grpc });
   const recordPath = values.record as string | undefined;
   const recorder = recordPath
     ? new RecordingWriter(recordPath, { wallMinusMonoNs: pipeline.clock.wallMinusMonoNs, redactionKey: pipeline.redactor.key })

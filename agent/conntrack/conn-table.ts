@@ -4,7 +4,7 @@
 import type { ConnOpenEvent, DataEvent, DataSource, Direction, KernelProtocol, Role, SocketEvent } from '../capture/socket-event.js';
 import { connKey } from '../capture/socket-event.js';
 import type { Exchange, MessageSide, ProtocolSession, SessionEvents } from '../flows/exchange.js';
-import { sessionFactories } from '../flows/session-registry.js';
+import { sessionFactories, type ProtocolSettings } from '../flows/session-registry.js';
 import type { Protocol } from '../schema/flow.js';
 import type { DecodeError } from '../../decoders/message.js';
 import { OrderedStream, type StreamCounters } from './ordered-stream.js';
@@ -53,8 +53,8 @@ export interface ConnTableEvents {
 
 export interface ConnTableOptions {
   maxConnections: number;
-  maxBodyCapture: number;
   reorderWindowMs: number;
+  protocols: ProtocolSettings;
 }
 
 export interface ConnTableCounters extends StreamCounters {
@@ -225,10 +225,7 @@ export class ConnTable {
         decodeError: (p, e) => this.events.decodeError(p, e),
         unpairedResponse: (p) => this.events.unpairedResponse(p),
       };
-      channel.session = factory(events, {
-        maxBodyCapture: this.options.maxBodyCapture,
-        startsAtConnectionStart: !conn.preexisting,
-      });
+      channel.session = factory(events, { ...this.options.protocols, startsAtConnectionStart: !conn.preexisting });
     }
     channel.session.push(sideOf(conn.role, direction), bytes, tsNs);
   }

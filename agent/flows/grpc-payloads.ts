@@ -9,8 +9,8 @@ import { grpcMessages } from '../../decoders/grpc/grpc-messages.js';
 import { GrpcSchemaDecoder } from '../../decoders/grpc/schema-decoder.js';
 import { decodeSchemaless } from '../../decoders/grpc/schemaless.js';
 import { ErrorCodes, FlowscopeError } from '../errors.js';
-import { configureHttp2Sessions } from './http2-session.js';
-import type { GrpcPayloadDecoder, Http2Settings } from './http2-session.js';
+import type { PipelineOptions } from '../pipeline.js';
+import type { GrpcPayloadDecoder } from './http2-session.js';
 
 export type GrpcDecodeMode = 'schema' | 'schemaless' | 'off';
 
@@ -76,8 +76,8 @@ export function grpcPayloadDecoder(mode: Exclude<GrpcDecodeMode, 'off'>, root?: 
   };
 }
 
-/** Applies the agent's gRPC flags (--grpc-decode, --proto-path; the progress interval already checked) to HTTP/2 sessions. */
-export function configureGrpc(values: Record<string, unknown>, progressIntervalSeconds: number): void {
+/** The pipeline's gRPC settings from the agent's flags (--grpc-decode, --proto-path; the progress interval already checked). */
+export function grpcSettings(values: Record<string, unknown>, progressIntervalSeconds: number): NonNullable<PipelineOptions['grpc']> {
   const protoPath = values['proto-path'] as string | undefined;
   const mode = (values['grpc-decode'] as string | undefined) ?? (protoPath ? 'schema' : 'off');
   if (mode !== 'schema' && mode !== 'schemaless' && mode !== 'off') {
@@ -86,7 +86,8 @@ export function configureGrpc(values: Record<string, unknown>, progressIntervalS
   if (mode === 'schema' && !protoPath) {
     throw new FlowscopeError(ErrorCodes.BAD_FLAG, '--grpc-decode schema needs --proto-path', 'pass --proto-path DIR, or --grpc-decode schemaless');
   }
-  const settings: Partial<Http2Settings> = { grpcProgressIntervalMs: progressIntervalSeconds * 1000 };
-  if (mode !== 'off') settings.grpcPayloadDecoder = grpcPayloadDecoder(mode, protoPath ? loadGrpcSchema(protoPath) : undefined);
-  configureHttp2Sessions(settings);
+  return {
+    grpcProgressIntervalMs: progressIntervalSeconds * 1000,
+    grpcPayloadDecoder: mode === 'off' ? undefined : grpcPayloadDecoder(mode, protoPath ? loadGrpcSchema(protoPath) : undefined),
+  };
 }

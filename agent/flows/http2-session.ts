@@ -21,30 +21,16 @@ export const Http2SessionErrorCode = {
 /** Decodes gRPC message payloads of one direction (length-prefixed messages, grpc-encoding) to JSON texts. */
 export type GrpcPayloadDecoder = (path: string, side: MessageSide, body: Uint8Array, encoding: string | undefined) => string[];
 
-/** Agent-wide settings for HTTP/2 sessions, set once from the command line. */
-export interface Http2Settings {
-  /** A gRPC stream open this long gets a progress record, and another each interval after. 0: never. */
-  grpcProgressIntervalMs: number;
-  /** Payload decoding (off when absent): needs the body bytes, so it raises the body capture to `payloadCapture`. */
-  grpcPayloadDecoder?: GrpcPayloadDecoder;
-  payloadCapture: number;
-}
-
 export const DEFAULT_GRPC_PROGRESS_INTERVAL_MS = 60_000;
-
-export const http2Settings: Http2Settings = {
-  grpcProgressIntervalMs: DEFAULT_GRPC_PROGRESS_INTERVAL_MS,
-  payloadCapture: 64 * 1024,
-};
-
-export function configureHttp2Sessions(settings: Partial<Http2Settings>): void {
-  Object.assign(http2Settings, settings);
-}
+/** Body bytes kept per stream when payload decoding is on. */
+const GRPC_PAYLOAD_CAPTURE = 64 * 1024;
 
 export interface Http2SessionOptions {
   maxBodyCapture: number;
   startsAtConnectionStart: boolean;
+  /** A gRPC stream open this long gets a progress record, and another each interval after. 0: never. */
   grpcProgressIntervalMs?: number;
+  /** Payload decoding (off when absent): needs the body bytes, so it raises the body capture. */
   grpcPayloadDecoder?: GrpcPayloadDecoder;
 }
 
@@ -68,9 +54,9 @@ export class Http2Session implements ProtocolSession {
     readonly events: SessionEvents,
     options: Http2SessionOptions,
   ) {
-    this.#progressIntervalNs = (options.grpcProgressIntervalMs ?? http2Settings.grpcProgressIntervalMs) * 1e6;
+    this.#progressIntervalNs = (options.grpcProgressIntervalMs ?? DEFAULT_GRPC_PROGRESS_INTERVAL_MS) * 1e6;
     this.#payloadDecoder = options.grpcPayloadDecoder;
-    const maxBodyCapture = this.#payloadDecoder ? Math.max(options.maxBodyCapture, http2Settings.payloadCapture) : options.maxBodyCapture;
+    const maxBodyCapture = this.#payloadDecoder ? Math.max(options.maxBodyCapture, GRPC_PAYLOAD_CAPTURE) : options.maxBodyCapture;
     this.#decoder = new Http2ConnectionDecoder({
       startsAtConnectionStart: options.startsAtConnectionStart,
       maxBodyCapture,

@@ -3,10 +3,18 @@
 import type { KernelProtocol } from '../capture/socket-event.js';
 import type { ProtocolSession, SessionEvents } from './exchange.js';
 import { Http1Session } from './http1-session.js';
-import { Http2Session, http2Settings } from './http2-session.js';
+import { Http2Session, type GrpcPayloadDecoder } from './http2-session.js';
 
-export interface SessionOptions {
+/** Agent-wide settings every session gets. */
+export interface ProtocolSettings {
   maxBodyCapture: number;
+  /** gRPC streams open this long get progress records (0: never). */
+  grpcProgressIntervalMs?: number;
+  /** gRPC payload decoding; off when absent. */
+  grpcPayloadDecoder?: GrpcPayloadDecoder;
+}
+
+export interface SessionOptions extends ProtocolSettings {
   /** false when the connection's first bytes were not seen. */
   startsAtConnectionStart: boolean;
 }
@@ -15,5 +23,5 @@ type SessionFactory = (events: SessionEvents, options: SessionOptions) => Protoc
 
 export const sessionFactories: Partial<Record<KernelProtocol, SessionFactory>> = {
   http1: (events, options) => new Http1Session(events, options),
-  http2: (events, options) => new Http2Session(events, { ...options, ...http2Settings }),
+  http2: (events, options) => new Http2Session(events, options),
 };
