@@ -100,6 +100,8 @@ export class Pipeline {
   /** End of a capture batch: reorder-window expiry, then outputs flush. */
   tick(nowMs: number): void {
     this.conns.expireHeld(nowMs);
+    // From the batch's wall-clock time, so a replay ticks exactly as the live run did.
+    this.conns.tickSessions(nowMs, nowMs * 1e6 - this.clock.wallMinusMonoNs);
     for (const listener of this.#tickListeners) listener();
   }
 

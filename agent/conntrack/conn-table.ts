@@ -67,6 +67,8 @@ export interface ConnTableCounters extends StreamCounters {
   undecodedBytes: number;
 }
 
+const SESSION_TICK_MS = 1000;
+
 const REQUEST_START = /^(?:GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH|PRI) /;
 
 /** (tgid, fd) as one number: tgid < 2^22 and fd < 2^31, so it stays exact. */
@@ -77,6 +79,9 @@ function slotOf(tgid: number, fd: number): number {
 export class ConnTable {
   /** The current generation in each (tgid, fd) slot. */
   readonly #conns = new Map<number, Connection>();
+  /** Sessions that produce records by time alone (gRPC progress). */
+  readonly #ticking = new Map<ProtocolSession, Connection>();
+  #lastSessionTickMs = 0;
   /** Connections with records held for reordering: the only ones expiry must visit. */
   readonly #holding = new Set<Connection>();
   /** local tuple → connection, to find the other end of host-local connections. */
@@ -124,6 +129,13 @@ export class ConnTable {
   close(conn: Connection, tsNs: number): void {
     this.#end(conn, tsNs);
     this.counters.closed++;
+  }
+
+  /** At most once a second, lets time-driven sessions report (`nowNs`: monotonic). */
+  tickSessions(nowMs: number, nowNs: number): void {
+    if (nowMs - this.#lastSessionTickMs < SESSION_TICK_MS) return;
+    this.#lastSessionTickMs = nowMs;
+    for (const session of this.#ticking.keys()) session.tick!(nowNs);
   }
 
   /** Turns records held past the reorder window into counted gaps. */
@@ -226,6 +238,7 @@ export class ConnTable {
         unpairedResponse: (p) => this.events.unpairedResponse(p),
       };
       channel.session = factory(events, { ...this.options.protocols, startsAtConnectionStart: !conn.preexisting });
+      if (channel.session.tick) this.#ticking.set(channel.session, conn);
     }
     channel.session.push(sideOf(conn.role, direction), bytes, tsNs);
   }
@@ -244,6 +257,7 @@ export class ConnTable {
       channel.streams.egress.flush();
       channel.streams.ingress.flush();
       channel.session?.end(tsNs);
+      if (channel.session) this.#ticking.delete(channel.session);
     }
     this.#forget(conn);
     this.events.closed(conn);

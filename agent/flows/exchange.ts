@@ -40,6 +40,8 @@ export interface ProtocolSession {
   skip(side: MessageSide, length: number, tsNs: number): void;
   /** The connection ended: finish what can be finished, report the rest. */
   end(tsNs: number): void;
+  /** Time passes with no bytes (about once a second): for records due by time alone. */
+  tick?(nowNs: number): void;
   readonly bufferedBytes: number;
 }
 

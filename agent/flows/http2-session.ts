@@ -79,6 +79,11 @@ export class Http2Session implements ProtocolSession {
     (side === 'request' ? this.#decoder.client : this.#decoder.server).skip(length, tsNs);
   }
 
+  /** A stream that stays silent still gets its progress records. */
+  tick(nowNs: number): void {
+    if (this.#progressIntervalNs > 0 && nowNs >= this.#nextProgressScanNs) this.#reportProgress(nowNs);
+  }
+
   end(tsNs: number): void {
     this.#decoder.client.end(tsNs);
     this.#decoder.server.end(tsNs);

@@ -136,6 +136,16 @@ describe('Http2Session', () => {
     expect(r.exchanges.every((e) => e.protocol === 'GRPC' && e.grpc!.method === 'Chat')).toBe(true);
   });
 
+  it('emits progress for a silent stream when time passes without bytes', () => {
+    const r = session({ grpcProgressIntervalMs: 1000 });
+    const headers = [...requestBlock('/demo.Notes/Chat', 'POST'), ...literalPlain(31, 'application/grpc')];
+    push(r.session, 'request', bytes(CLIENT_PREFACE, settingsFrame(), frame(1, END_HEADERS, 1, headers)), 0);
+    r.session.tick(0.5e9);
+    expect(r.exchanges).toEqual([]);
+    r.session.tick(1.1e9);
+    expect(r.exchanges.map((e) => [e.grpc!.method, e.grpc!.inProgress])).toEqual([['Chat', true]]);
+  });
+
   it('never throws on random frames from either side, and reports each stream at most once', () => {
     const frameArb = fc.record({
       type: fc.integer({ min: 0, max: 9 }), flags: fc.integer({ min: 0, max: 255 }), stream: fc.integer({ min: 0, max: 12 }),
