@@ -107,7 +107,8 @@ async function saturation(tls) {
     const servedNow = nginx.accessLogLines().length - logBefore;
     await waitFor('flows to settle', async () => (await countServerFlows(flowsFile, nginx.port)) >= servedNow || undefined, 10_000).catch(() => undefined);
     lastStatus = await stopAgent(agent);
-    served += servedNow;
+    // Requests in flight when wrk stopped are logged a moment later: count them too.
+    served += nginx.accessLogLines().length - logBefore;
     reported += await countServerFlows(flowsFile, nginx.port);
     rmSync(flowsFile);
   }
