@@ -1,7 +1,7 @@
 // A request paired with its response (or the lack of one): what a protocol
 // session hands to flow assembly.
 import type { DecodeError, HttpRequest, HttpResponse } from '../../decoders/message.js';
-import type { Protocol } from '../schema/flow.js';
+import type { GrpcInfo, Protocol } from '../schema/flow.js';
 
 export interface Exchange {
   protocol: Protocol;
@@ -11,24 +11,8 @@ export interface Exchange {
   headersTrusted?: boolean;
   /** HTTP/2: the stream the exchange travelled on. */
   streamId?: number;
-  /** gRPC (protocol 'GRPC'): the call as far as it was seen. */
-  grpc?: GrpcExchange;
-}
-
-export interface GrpcExchange {
-  service: string;
-  method: string;
-  /** Numeric grpc-status; absent when no status was seen (stream still open, reset, or cut off). */
-  status?: number;
-  message?: string;
-  /** Length-prefixed messages seen per direction. */
-  requestMessages: number;
-  responseMessages: number;
-  /** The stream is still open: this is a progress record, a final one follows. */
-  inProgress?: boolean;
-  /** Decoded payloads (JSON text), only when payload decoding is configured. */
-  requestPayloads?: string[];
-  responsePayloads?: string[];
+  /** gRPC (protocol 'GRPC'): the call as far as it was seen, already in the Flow's shape. */
+  grpc?: GrpcInfo;
 }
 
 /** Which side of the conversation a byte stream carries. */

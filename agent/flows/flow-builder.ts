@@ -5,7 +5,6 @@ import type { Redactor } from '../redact/redact.js';
 import type { Endpoint, Flow, FlowIssue } from '../schema/flow.js';
 import type { MonotonicClock } from './clock.js';
 import type { Exchange } from './exchange.js';
-import { grpcInfo } from './grpc-flow.js';
 
 export interface FlowBuilderContext {
   clock: MonotonicClock;
@@ -49,8 +48,7 @@ export function buildFlow(ctx: FlowBuilderContext, conn: Connection, tls: boolea
     connId: conn.key,
   };
   if (issues.length > 0) flow.issues = issues;
-  const grpc = grpcInfo(exchange);
-  if (grpc) flow.grpc = grpc;
+  if (exchange.grpc) flow.grpc = exchange.grpc;
   return flow;
 }
 

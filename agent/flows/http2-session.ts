@@ -6,7 +6,8 @@ import { grpcCallInfo, isGrpcContentType } from '../../decoders/grpc/grpc-call.j
 import { Http2ConnectionDecoder } from '../../decoders/http2/http2-connection.js';
 import type { Http2Request, Http2Response } from '../../decoders/http2/http2-decoder.js';
 import { headerValue } from '../../decoders/message.js';
-import type { Exchange, GrpcExchange, MessageSide, ProtocolSession, SessionEvents } from './exchange.js';
+import type { GrpcInfo } from '../schema/flow.js';
+import type { Exchange, MessageSide, ProtocolSession, SessionEvents } from './exchange.js';
 
 /** Completed halves waiting for the other half, per connection. Past this the oldest is reported as it stands. */
 export const MAX_PENDING_STREAMS = 256;
@@ -149,20 +150,26 @@ export class Http2Session implements ProtocolSession {
     return exchange;
   }
 
-  #grpc(request: Http2Request, response: Http2Response | undefined, inProgress: boolean): GrpcExchange | undefined {
+  /** The gRPC part of the flow; fields not seen are left out, not written empty. */
+  #grpc(request: Http2Request, response: Http2Response | undefined, inProgress: boolean): GrpcInfo | undefined {
     const contentType = headerValue(request.headers, 'content-type') ?? (response && headerValue(response.headers, 'content-type'));
     if (!isGrpcContentType(contentType)) return undefined;
     const call = grpcCallInfo(request.target, response?.headers, response?.trailers);
-    const grpc: GrpcExchange = {
-      ...call,
+    const grpc: GrpcInfo = {
+      service: call.service,
+      method: call.method,
       requestMessages: request.grpcMessageCount ?? 0,
       responseMessages: response?.grpcMessageCount ?? 0,
     };
+    if (call.status !== undefined) grpc.status = call.status;
+    if (call.message !== undefined) grpc.message = call.message;
     if (inProgress) grpc.inProgress = true;
     if (this.#payloadDecoder) {
       const decode = this.#payloadDecoder;
-      if (request.body) grpc.requestPayloads = decode(request.target, 'request', request.body, headerValue(request.headers, 'grpc-encoding'));
-      if (response?.body) grpc.responsePayloads = decode(request.target, 'response', response.body, headerValue(response.headers, 'grpc-encoding'));
+      const requestPayloads = request.body ? decode(request.target, 'request', request.body, headerValue(request.headers, 'grpc-encoding')) : [];
+      const responsePayloads = response?.body ? decode(request.target, 'response', response.body, headerValue(response.headers, 'grpc-encoding')) : [];
+      if (requestPayloads.length > 0) grpc.requestPayloads = requestPayloads;
+      if (responsePayloads.length > 0) grpc.responsePayloads = responsePayloads;
     }
     return grpc;
   }

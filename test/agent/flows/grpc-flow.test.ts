@@ -1,7 +1,10 @@
 // The gRPC part of a Flow: built from an Exchange, and unchanged through the one schema.
 import { describe, expect, it } from 'vitest';
-import { grpcInfo } from '../../../agent/flows/grpc-flow.js';
+import type { Connection } from '../../../agent/conntrack/conn-table.js';
+import { MonotonicClock } from '../../../agent/flows/clock.js';
 import type { Exchange } from '../../../agent/flows/exchange.js';
+import { buildFlow } from '../../../agent/flows/flow-builder.js';
+import { Redactor } from '../../../agent/redact/redact.js';
 import { decodeFlow, encodeFlow, flowThroughSchema } from '../../../agent/schema/flow.js';
 import type { Flow } from '../../../agent/schema/flow.js';
 
@@ -17,11 +20,18 @@ const flow = (grpc: Flow['grpc']): Flow => ({
   connId: '1:2:3', grpc,
 });
 
+const conn: Connection = {
+  key: '1:2:3', tgid: 1, fd: 2, connGen: 3, role: 'server', preexisting: false,
+  local: { ip: '127.0.0.1', port: 50051 }, remote: { ip: '127.0.0.1', port: 40000 },
+  comm: 'server', uid: 0, cgroupId: 0, lastActivityMs: 0, channels: new Map(), peerTuple: '',
+};
+const ctx = { clock: new MonotonicClock(0), redactor: new Redactor(Buffer.alloc(32)), peerOf: () => undefined };
+
 describe('gRPC flow fields', () => {
   it('copy what the exchange says and leave out what it does not', () => {
     const exchange: Exchange = { protocol: 'GRPC', request: { ...request, headers: [] }, grpc: { service: 'demo.Notes', method: 'Say', requestMessages: 1, responseMessages: 0, inProgress: true } };
-    expect(grpcInfo(exchange)).toEqual({ service: 'demo.Notes', method: 'Say', requestMessages: 1, responseMessages: 0, inProgress: true });
-    expect(grpcInfo({ protocol: 'HTTP2', request: { ...request, headers: [] } })).toBeUndefined();
+    expect(buildFlow(ctx, conn, false, exchange).grpc).toEqual({ service: 'demo.Notes', method: 'Say', requestMessages: 1, responseMessages: 0, inProgress: true });
+    expect(buildFlow(ctx, conn, false, { protocol: 'HTTP2', request: { ...request, headers: [] } }).grpc).toBeUndefined();
   });
 
   it('survive the schema, status 0 (OK) included and an absent status kept absent', () => {
