@@ -1,5 +1,6 @@
 // The user-space pipeline: SocketEvents → conntrack → protocol sessions →
 // flow assembly → flow listeners. Capture engines (kernel, replay) feed it.
+import type { RecordReader } from './capture/record-reader.js';
 import type { SocketEvent } from './capture/socket-event.js';
 import { ConnTable } from './conntrack/conn-table.js';
 import { MonotonicClock } from './flows/clock.js';
@@ -95,6 +96,15 @@ export class Pipeline {
     this.counters.events[event.kind]++;
     if (event.kind === 'data') this.counters.payloadBytes += event.payload.length;
     this.conns.handle(event, nowMs);
+  }
+
+  /**
+   * One drained batch, live or replayed: every record through `handle`, then
+   * `tick`. Live capture and replay both come through here.
+   */
+  handleBatch(reader: RecordReader, batch: Uint8Array, length: number, nowMs: number): void {
+    if (length > 0) reader.read(batch, length, (event) => this.handle(event, nowMs));
+    this.tick(nowMs);
   }
 
   /** End of a capture batch: reorder-window expiry, then outputs flush. */

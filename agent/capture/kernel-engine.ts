@@ -14,9 +14,6 @@ import { TlsDiscovery } from './tls-discovery.js';
 export interface KernelEngineOptions {
   maxCaptureBytes: number;
   tlsProbes: boolean;
-  /** How often new processes are scanned for TLS libraries and dead ones collected. */
-  housekeepingMs?: number;
-  batchBytes?: number;
   /** Every drained batch is also appended here (flowscope record). */
   recorder?: RecordingWriter;
 }
@@ -29,6 +26,9 @@ export interface TlsProbeStatus {
 
 /** A drain returns once a batch has gathered (native/loader.c) or after this long: the latency bound. */
 const DRAIN_TIMEOUT_MS = 50;
+const DRAIN_BUFFER_BYTES = 4 << 20;
+/** How often new processes are scanned for TLS libraries and dead ones collected. */
+const HOUSEKEEPING_MS = 2000;
 
 export class KernelEngine {
   readonly reader = new RecordReader();
@@ -39,6 +39,8 @@ export class KernelEngine {
   #loop: Promise<void> | undefined;
   #housekeeping: NodeJS.Timeout | undefined;
   #firstBatch: (() => void) | undefined;
+  /** Loss counters read just before the loader closed, so the final status still has them. */
+  #lossesAtClose: Record<string, number> = {};
   batches = 0;
 
   constructor(
@@ -63,7 +65,7 @@ export class KernelEngine {
     }
     this.#running = true;
     this.#loop = this.#drainLoop(loader);
-    this.#housekeeping = setInterval(() => this.#housekeep(), this.options.housekeepingMs ?? 2000);
+    this.#housekeeping = setInterval(() => this.#housekeep(), HOUSEKEEPING_MS);
     this.#housekeeping.unref();
   }
 
@@ -75,8 +77,8 @@ export class KernelEngine {
 
   /** Kernel loss counters by cause, summed over CPUs. */
   losses(): Record<string, number> {
+    if (!this.#loader) return this.#lossesAtClose;
     const out: Record<string, number> = {};
-    if (!this.#loader) return out;
     const values = this.#loader.readLosses();
     LOSS_CAUSES.forEach((cause, i) => (out[cause] = Number(values[i] ?? 0)));
     return out;
@@ -86,13 +88,15 @@ export class KernelEngine {
     this.#running = false;
     if (this.#housekeeping) clearInterval(this.#housekeeping);
     await this.#loop;
-    await this.#loader?.close();
-    this.#loader = undefined;
+    if (this.#loader) {
+      this.#lossesAtClose = this.losses();
+      await this.#loader.close();
+      this.#loader = undefined;
+    }
   }
 
   async #drainLoop(loader: BpfLoader): Promise<void> {
-    const batchBytes = this.options.batchBytes ?? 4 << 20;
-    const buffers = [Buffer.allocUnsafe(batchBytes), Buffer.allocUnsafe(batchBytes)];
+    const buffers = [Buffer.allocUnsafe(DRAIN_BUFFER_BYTES), Buffer.allocUnsafe(DRAIN_BUFFER_BYTES)];
     let current = 0;
     let inFlight = loader.drain(buffers[current]!, DRAIN_TIMEOUT_MS);
     while (this.#running) {
@@ -108,11 +112,8 @@ export class KernelEngine {
       // Drain the next batch on the worker thread while this one is parsed.
       if (this.#running) inFlight = loader.drain(buffers[current]!, DRAIN_TIMEOUT_MS);
       const nowMs = Date.now();
-      if (length > 0) {
-        this.options.recorder?.append(filled, length, nowMs);
-        this.reader.read(filled, length, (event) => this.pipeline.handle(event, nowMs));
-      }
-      this.pipeline.tick(nowMs);
+      if (length > 0) this.options.recorder?.append(filled, length, nowMs);
+      this.pipeline.handleBatch(this.reader, filled, length, nowMs);
       this.batches++;
       if (this.#firstBatch) {
         this.#firstBatch();

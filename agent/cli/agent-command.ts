@@ -88,7 +88,7 @@ export async function runAgent(values: Record<string, unknown>): Promise<number>
     recorder.close();
     log.info({ path: recordPath, bytes: recorder.bytes }, 'recording saved');
   }
-  log.info(statusSnapshot(pipeline, undefined, output?.dropped ?? 0), 'stopped');
+  log.info(statusSnapshot(pipeline, engine, output?.dropped ?? 0), 'stopped');
   log.flush();
   return 0;
 }

@@ -32,8 +32,7 @@ export async function replay(path: string, onFlow: (flow: Flow) => void, options
       const dueMs = wallMs - firstWallMs - Number(process.hrtime.bigint() - started) / 1e6;
       if (dueMs > 0) await new Promise((r) => setTimeout(r, dueMs));
     }
-    reader.read(batch, length, (event) => pipeline.handle(event, wallMs));
-    pipeline.tick(wallMs);
+    pipeline.handleBatch(reader, batch, length, wallMs);
     options.afterBatch?.();
     batches++;
   }

@@ -11,6 +11,7 @@ import type { Flow } from '../../agent/schema/flow.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { Nginx } from '../helpers/nginx.mjs';
 import { unprivileged } from '../helpers/unprivileged.js';
+import { waitFor } from '../helpers/wait.mjs';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../../bin/flowscope.js', import.meta.url));
@@ -34,6 +35,10 @@ describe('record and replay', () => {
     await agent.waitForFlows('plaintext', plain.port, 6);
     await agent.waitForFlows('TLS', tls.port, 2);
     expect(await agent.stop()).toBe(0);
+    // The final status still carries the kernel's loss counters, read before the loader closed.
+    const stopped = (await waitFor('the final status log', () => agent.logs.find((l) => l.msg === 'stopped'))) as { engine: string; kernelLosses: Record<string, number> };
+    expect(stopped.engine).toBe('libbpf');
+    expect(stopped.kernelLosses).toMatchObject({ ringbuf_full: 0, conn_map_full: 0 });
 
     const { stdout, stderr } = await run(...unprivileged(process.execPath, [bin, 'replay', file]), { maxBuffer: 64 << 20 });
     const replayed = stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Flow);
