@@ -74,7 +74,6 @@ export class Pipeline {
         unpairedResponse: () => {
           this.counters.unpairedResponses++;
         },
-        closed: () => {},
       },
     );
   }

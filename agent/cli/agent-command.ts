@@ -10,7 +10,6 @@ import { createAgentMetrics, statusSnapshot } from '../metrics/agent-metrics.js'
 import { JsonLinesWriter } from '../output/jsonl-writer.js';
 import { startStatusServer } from '../output/status-server.js';
 import { Pipeline } from '../pipeline.js';
-import type { Flow } from '../schema/flow.js';
 
 function intFlag(values: Record<string, unknown>, name: string, min: number, max: number): number {
   const raw = String(values[name]);
@@ -60,7 +59,10 @@ export async function runAgent(values: Record<string, unknown>): Promise<number>
   const recorder = recordPath
     ? new RecordingWriter(recordPath, { wallMinusMonoNs: pipeline.clock.wallMinusMonoNs, redactionKey: pipeline.redactor.key })
     : undefined;
-  const output = values['flows-out'] ? new JsonLinesWriter<Flow>(String(values['flows-out']), JSON.stringify) : undefined;
+  const flowsOut = values['flows-out'] as string | undefined;
+  const output = flowsOut
+    ? new JsonLinesWriter(flowsOut, (err) => log.error({ err: err.message, flowsOut }, 'writing flows failed; further flows are counted as dropped'))
+    : undefined;
   if (output) {
     pipeline.onFlow((flow) => output.write(flow));
     pipeline.onTick(() => output.flush());
@@ -98,7 +100,7 @@ async function startStatusServerIfAsked(
   registry: ReturnType<typeof createAgentMetrics>,
   pipeline: Pipeline,
   engine: KernelEngine,
-  output: JsonLinesWriter<Flow> | undefined,
+  output: JsonLinesWriter | undefined,
   log: ReturnType<typeof createLogger>,
 ): Promise<import('node:http').Server | undefined> {
   if (!listen) return undefined;

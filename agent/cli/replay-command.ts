@@ -52,7 +52,8 @@ export async function runReplay(values: Record<string, unknown>, positionals: st
     console.error('flowscope replay: give exactly one recording file (fix: flowscope replay FILE)');
     return 2;
   }
-  const output = new JsonLinesWriter<Flow>(String(values['flows-out'] ?? '-'), JSON.stringify);
+  const flowsOut = String(values['flows-out'] ?? '-');
+  const output = new JsonLinesWriter(flowsOut, (err) => console.error(`flowscope replay: writing flows to ${flowsOut} failed: ${err.message}; the rest are dropped`));
   const summary = await replay(path, (flow) => output.write(flow), { realtime: values.realtime === true, afterBatch: () => output.flush() });
   await output.close();
   const rate = summary.seconds > 0 ? Math.round(summary.records / summary.seconds) : 0;

@@ -48,7 +48,6 @@ export interface ConnTableEvents {
   exchange(conn: Connection, tls: boolean, exchange: Exchange): void;
   decodeError(protocol: Protocol, error: DecodeError): void;
   unpairedResponse(protocol: Protocol): void;
-  closed(conn: Connection): void;
 }
 
 export interface ConnTableOptions {
@@ -260,7 +259,6 @@ export class ConnTable {
       if (channel.session) this.#ticking.delete(channel.session);
     }
     this.#forget(conn);
-    this.events.closed(conn);
   }
 
   #forget(conn: Connection): void {

@@ -41,6 +41,13 @@ describe('flowscope CLI', () => {
     expect(r.stderr).toMatch(/cannot load eBPF programs: missing CAP_BPF, CAP_PERFMON.*FLOWSCOPE_ERR_NOT_ROOT/);
   });
 
+  it('refuses a flows file it cannot open, in one line, before capturing', async () => {
+    const r = await flowscope(['agent', '--flows-out', '/nonexistent-dir/flows.jsonl', '--listen', 'off']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/cannot write flows to \/nonexistent-dir\/flows.jsonl.*FLOWSCOPE_ERR_OUTPUT/);
+  });
+
   it('prints help for every command', async () => {
     for (const args of [['--help'], ['agent', '--help'], ['doctor', '--help']]) {
       const r = await flowscope(args);
