@@ -7,7 +7,10 @@ import { MonotonicClock } from './flows/clock.js';
 import { buildFlow } from './flows/flow-builder.js';
 import { Redactor } from './redact/redact.js';
 import type { ProtocolSettings } from './flows/session-registry.js';
-import type { Flow, Protocol } from './schema/flow.js';
+import type { Exchange } from './flows/exchange.js';
+import type { ConnCloseEvent } from './capture/socket-event.js';
+import type { Connection } from './conntrack/conn-table.js';
+import type { ConnectionProtocol, ConnectionRecord, Endpoint, Flow, Protocol } from './schema/flow.js';
 
 export interface PipelineOptions {
   /** Body prefix kept per message for inspection (not exported in flows yet). */
@@ -32,7 +35,19 @@ export interface PipelineCounters {
   selfEvents: number;
 }
 
-export type FlowListener = (flow: Flow) => void;
+/**
+ * Receives every flow; `exchange` holds the decoded request and response
+ * before redaction (headers, body prefix) for in-process consumers such as the
+ * detectors. Only `flow` may leave the agent.
+ */
+export type FlowListener = (flow: Flow, exchange: Exchange) => void;
+export type ConnectionListener = (record: ConnectionRecord) => void;
+/** Fills fields of a flow or connection end before listeners see it (identity). */
+export type EndpointEnricher = (end: Endpoint, local: boolean) => void;
+
+const CONNECTION_PROTOCOLS: Record<ConnCloseEvent['protocol'], ConnectionProtocol> = {
+  http1: 'CONN_HTTP1', http2: 'CONN_HTTP2', tls: 'CONN_TLS', other: 'CONN_OTHER', unknown: 'CONN_OTHER',
+};
 
 export class Pipeline {
   readonly conns: ConnTable;
@@ -47,6 +62,8 @@ export class Pipeline {
     selfEvents: 0,
   };
   readonly #listeners: FlowListener[] = [];
+  readonly #connectionListeners: ConnectionListener[] = [];
+  readonly #enrichers: EndpointEnricher[] = [];
   readonly #tickListeners: (() => void)[] = [];
   readonly #selfTgid: number;
 
@@ -65,7 +82,14 @@ export class Pipeline {
         exchange: (conn, tls, exchange) => {
           const flow = buildFlow(ctx, conn, tls, exchange);
           this.counters.flows[flow.protocol]++;
-          for (const listener of this.#listeners) listener(flow);
+          this.#enrich(flow.source, flow.destination, flow.observedAt === 'CLIENT');
+          for (const listener of this.#listeners) listener(flow, exchange);
+        },
+        connectionClosed: (conn, event) => {
+          if (this.#connectionListeners.length === 0) return;
+          const record = this.#connectionRecord(conn, event);
+          this.#enrich(record.source, record.destination, record.observedAt === 'CLIENT');
+          for (const listener of this.#connectionListeners) listener(record);
         },
         decodeError: (protocol, error) => {
           const key = `${protocol} ${error.code}`;
@@ -80,6 +104,45 @@ export class Pipeline {
 
   onFlow(listener: FlowListener): void {
     this.#listeners.push(listener);
+  }
+
+  /** Every TCP connection the kernel saw end (decoded or not), with bytes and duration. */
+  onConnection(listener: ConnectionListener): void {
+    this.#connectionListeners.push(listener);
+  }
+
+  /** Identity: runs on both ends of every flow and connection record before listeners. */
+  addEnricher(enricher: EndpointEnricher): void {
+    this.#enrichers.push(enricher);
+  }
+
+  #enrich(source: Endpoint, destination: Endpoint, observedAtClient: boolean): void {
+    for (const enrich of this.#enrichers) {
+      enrich(source, observedAtClient);
+      enrich(destination, !observedAtClient);
+    }
+  }
+
+  #connectionRecord(conn: Connection, event: ConnCloseEvent): ConnectionRecord {
+    const peer = this.conns.peerOf(conn);
+    const local: Endpoint = { ip: conn.local.ip, port: conn.local.port, pid: conn.tgid, process: conn.comm };
+    const remote: Endpoint = peer
+      ? { ip: conn.remote.ip, port: conn.remote.port, pid: peer.tgid, process: peer.comm }
+      : { ip: conn.remote.ip, port: conn.remote.port };
+    // Unknown role (seen mid-life, no bytes): reported from the local side as the source.
+    const isServer = conn.role === 'server';
+    return {
+      time: this.clock.rfc3339(event.startNs),
+      durationNs: String(Math.max(0, event.tsNs - event.startNs)),
+      source: isServer ? remote : local,
+      destination: isServer ? local : remote,
+      observedAt: isServer ? 'SERVER' : 'CLIENT',
+      protocol: CONNECTION_PROTOCOLS[event.protocol],
+      tls: event.tls,
+      bytesFromSource: String(isServer ? event.bytesRecv : event.bytesSent),
+      bytesFromDestination: String(isServer ? event.bytesSent : event.bytesRecv),
+      connId: conn.key,
+    };
   }
 
   /** Called after each capture batch: outputs flush what they gathered. */

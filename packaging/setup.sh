@@ -16,9 +16,11 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make gcc pkg-config)
+# g++ and python3: better-sqlite3 (the baseline store) compiles its addon with node-gyp.
+packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make gcc g++ python3 pkg-config)
 if [ "$for_tests" = 1 ]; then
-  packages+=(nginx curl openssl python3 python3-grpcio nghttp2-client tshark iproute2 wrk util-linux)
+  packages+=(nginx curl openssl python3-grpcio nghttp2-client tshark iproute2 wrk util-linux
+    golang-go chromium rsyslog rsyslog-gnutls bpftrace systemd)
 fi
 
 missing=()

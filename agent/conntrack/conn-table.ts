@@ -1,7 +1,7 @@
 // Conntrack: one record per connection generation, its byte streams ordered by
 // position, and the protocol session decoding them. Bounded: the table, the
 // reorder holds and the decoders all have caps, and evictions are counted.
-import type { ConnOpenEvent, DataEvent, DataSource, Direction, KernelProtocol, Role, SocketEvent } from '../capture/socket-event.js';
+import type { ConnCloseEvent, ConnOpenEvent, DataEvent, DataSource, Direction, KernelProtocol, Role, SocketEvent } from '../capture/socket-event.js';
 import { connKey } from '../capture/socket-event.js';
 import type { Exchange, MessageSide, ProtocolSession, SessionEvents } from '../flows/exchange.js';
 import { sessionFactories, type ProtocolSettings } from '../flows/session-registry.js';
@@ -48,6 +48,8 @@ export interface ConnTableEvents {
   exchange(conn: Connection, tls: boolean, exchange: Exchange): void;
   decodeError(protocol: Protocol, error: DecodeError): void;
   unpairedResponse(protocol: Protocol): void;
+  /** The kernel reported the end of a tracked connection, with its byte counts. */
+  connectionClosed?(conn: Connection, event: ConnCloseEvent): void;
 }
 
 export interface ConnTableOptions {
@@ -118,7 +120,10 @@ export class ConnTable {
         return;
       case 'close': {
         const conn = this.#conns.get(slotOf(event.tgid, event.fd));
-        if (conn && conn.connGen === event.connGen) this.close(conn, event.tsNs);
+        if (conn && conn.connGen === event.connGen) {
+          this.events.connectionClosed?.(conn, event);
+          this.close(conn, event.tsNs);
+        }
         return;
       }
     }

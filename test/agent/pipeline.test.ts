@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ConnOpenEvent, DataEvent, SocketEvent } from '../../agent/capture/socket-event.js';
 import { Pipeline } from '../../agent/pipeline.js';
-import type { Flow } from '../../agent/schema/flow.js';
+import type { ConnectionRecord, Flow } from '../../agent/schema/flow.js';
 
 const open = (over: Partial<ConnOpenEvent> = {}): ConnOpenEvent => ({
   kind: 'open', tgid: 100, tid: 100, fd: 5, connGen: 1, tsNs: 1_000, role: 'client', preexisting: false, family: 4,
@@ -115,5 +115,21 @@ describe('Pipeline', () => {
     pipeline.handle(open(), 0);
     expect(pipeline.conns.size).toBe(0);
     expect(pipeline.counters.selfEvents).toBe(1);
+  });
+
+  it('reports every connection the kernel saw end, with bytes each way, enriched on both ends', () => {
+    const pipeline = new Pipeline();
+    const records: ConnectionRecord[] = [];
+    pipeline.onConnection((r) => records.push(r));
+    pipeline.addEnricher((end, local) => {
+      end.workload = local ? 'local-app' : 'remote-app';
+    });
+    pipeline.handle(open({ role: 'server', localPort: 8080, remotePort: 40000 }), 0);
+    pipeline.handle({ kind: 'close', tgid: 100, tid: 100, fd: 5, connGen: 1, tsNs: 9_000, role: 'server', protocol: 'other', tls: false, bytesSent: 30, bytesRecv: 7, startNs: 1_000 }, 0);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({
+      durationNs: '8000', observedAt: 'SERVER', protocol: 'CONN_OTHER', bytesFromSource: '7', bytesFromDestination: '30',
+      source: { port: 40000, workload: 'remote-app' }, destination: { port: 8080, pid: 100, process: 'curl', workload: 'local-app' },
+    });
   });
 });
