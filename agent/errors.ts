@@ -10,6 +10,7 @@ export const ErrorCodes = {
   BAD_FLAG: 'FLOWSCOPE_ERR_BAD_FLAG',
   OUTPUT: 'FLOWSCOPE_ERR_OUTPUT',
   SCHEMA: 'FLOWSCOPE_ERR_SCHEMA',
+  BPFTRACE: 'FLOWSCOPE_ERR_BPFTRACE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -46,7 +46,7 @@ export type ConnectionListener = (record: ConnectionRecord) => void;
 export type EndpointEnricher = (end: Endpoint, local: boolean) => void;
 
 const CONNECTION_PROTOCOLS: Record<ConnCloseEvent['protocol'], ConnectionProtocol> = {
-  http1: 'CONN_HTTP1', http2: 'CONN_HTTP2', tls: 'CONN_TLS', other: 'CONN_OTHER', unknown: 'CONN_OTHER',
+  http1: 'CONN_HTTP1', 'http1-lines': 'CONN_HTTP1', http2: 'CONN_HTTP2', tls: 'CONN_TLS', other: 'CONN_OTHER', unknown: 'CONN_OTHER',
 };
 
 export class Pipeline {

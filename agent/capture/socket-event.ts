@@ -3,7 +3,12 @@
 
 export type Role = 'client' | 'server' | 'unknown';
 export type Direction = 'egress' | 'ingress';
-export type KernelProtocol = 'unknown' | 'other' | 'http1' | 'http2' | 'tls';
+/**
+ * What the capture engine inferred from a connection's first bytes.
+ * 'http1-lines': each data event holds only the first bytes of one HTTP/1
+ * message (the bpftrace engine), not a contiguous byte stream.
+ */
+export type KernelProtocol = 'unknown' | 'other' | 'http1' | 'http2' | 'tls' | 'http1-lines';
 export type DataSource = 'syscall' | 'ssl' | 'sendfile';
 
 interface EventBase {

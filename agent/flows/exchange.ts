@@ -9,6 +9,8 @@ export interface Exchange {
   response?: HttpResponse;
   /** HTTP/2: header fields were withheld because the HPACK table could not be trusted. */
   headersTrusted?: boolean;
+  /** Only the first bytes of each message were seen (bpftrace engine). */
+  headersCut?: boolean;
   /** HTTP/2: the stream the exchange travelled on. */
   streamId?: number;
   /** gRPC (protocol 'GRPC'): the call as far as it was seen, already in the Flow's shape. */

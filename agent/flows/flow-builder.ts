@@ -27,6 +27,7 @@ export function buildFlow(ctx: FlowBuilderContext, conn: Connection, tls: boolea
   if (!response) issues.push('NO_RESPONSE');
   if (request.bodyMissing) issues.push('REQUEST_TRUNCATED');
   if (response?.bodyMissing) issues.push('RESPONSE_TRUNCATED');
+  if (exchange.headersCut) issues.push('HEADERS_CUT');
 
   const flow: Flow = {
     time: ctx.clock.rfc3339(request.startNs),

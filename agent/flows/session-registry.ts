@@ -2,6 +2,7 @@
 // inferred. A new protocol is one decoder and one entry here.
 import type { KernelProtocol } from '../capture/socket-event.js';
 import type { ProtocolSession, SessionEvents } from './exchange.js';
+import { Http1LinesSession } from './http1-lines-session.js';
 import { Http1Session } from './http1-session.js';
 import { Http2Session, type GrpcPayloadDecoder } from './http2-session.js';
 
@@ -23,5 +24,6 @@ type SessionFactory = (events: SessionEvents, options: SessionOptions) => Protoc
 
 export const sessionFactories: Partial<Record<KernelProtocol, SessionFactory>> = {
   http1: (events, options) => new Http1Session(events, options),
+  'http1-lines': (events) => new Http1LinesSession(events),
   http2: (events, options) => new Http2Session(events, options),
 };

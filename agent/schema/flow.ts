@@ -6,7 +6,7 @@ import { paths } from '../paths.js';
 
 export type Protocol = 'HTTP1' | 'HTTP2' | 'GRPC';
 export type ObservedAt = 'CLIENT' | 'SERVER';
-export type FlowIssue = 'NO_RESPONSE' | 'REQUEST_TRUNCATED' | 'RESPONSE_TRUNCATED';
+export type FlowIssue = 'NO_RESPONSE' | 'REQUEST_TRUNCATED' | 'RESPONSE_TRUNCATED' | 'HEADERS_CUT';
 
 export interface Endpoint {
   ip: string;

@@ -1,0 +1,16 @@
+// What the agent needs from a capture engine (libbpf, bpftrace): start it,
+// know when capture is live, read its loss counters, stop it.
+export interface CaptureEngine {
+  readonly name: 'libbpf' | 'bpftrace';
+  /** Loads and attaches; throws FlowscopeError naming what failed. */
+  start(): void;
+  /** Resolves once capture is live. */
+  firstBatch(): Promise<void>;
+  stop(): Promise<void>;
+  /** Batches handed to the pipeline so far (readiness). */
+  readonly batches: number;
+  /** Events lost before user space saw them, by cause. */
+  losses(): Record<string, number>;
+  /** Records user space could not parse, by reason. */
+  malformed(): Record<string, number>;
+}
