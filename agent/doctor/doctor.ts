@@ -2,6 +2,7 @@
 // exit code 0 only when every required check passes, including loading the
 // eBPF object for real.
 import { BpfLoader } from '../../native/loader.js';
+import { bpftraceUnavailable } from '../capture/bpftrace-engine.js';
 import {
   checkBtf, checkBuilt, checkKernel, checkLibssl, checkLockdown, checkPrivileges, checkTracefs, type CheckResult,
 } from './host-checks.js';
@@ -11,7 +12,7 @@ export async function runDoctorChecks(): Promise<CheckResult[]> {
   const prerequisitesOk = results.every((r) => r.ok || r.optional);
   if (!prerequisitesOk) {
     results.push({ name: 'load eBPF programs', ok: false, detail: 'skipped: fix the failures above first' });
-    return results;
+    return withEngine(results);
   }
   try {
     const loader = BpfLoader.open({ agentTgid: process.pid, maxCaptureBytes: 16384 });
@@ -24,7 +25,35 @@ export async function runDoctorChecks(): Promise<CheckResult[]> {
   } catch (err) {
     results.push({ name: 'load eBPF programs', ok: false, detail: (err as Error).message });
   }
+  return withEngine(results);
+}
+
+/**
+ * Adds the engine the agent will use: libbpf when the object loads, else the
+ * bpftrace fallback (then the load failure is no longer fatal).
+ */
+function withEngine(results: CheckResult[]): CheckResult[] {
+  const load = results.find((r) => r.name === 'load eBPF programs')!;
+  if (load.ok) {
+    results.push({ name: 'capture engine', ok: true, detail: 'libbpf' });
+    return results;
+  }
+  // bpftrace needs the same kernel, BTF, privileges and lockdown mode; only the native build is its own.
+  const blocking = results.find((r) => !r.ok && !r.optional && ['kernel version', 'kernel BTF', 'capabilities', 'lockdown'].includes(r.name));
+  const missing = blocking ? `${blocking.name} fails` : bpftraceUnavailable();
+  if (missing) {
+    results.push({ name: 'capture engine', ok: false, detail: `none: libbpf cannot load and the bpftrace fallback cannot run (${missing})` });
+    return results;
+  }
+  load.optional = true;
+  results.push({ name: 'capture engine', ok: true, detail: 'bpftrace (fallback: connections and HTTP/1 message heads only; no TLS, no HTTP/2)' });
   return results;
+}
+
+/** The engine named by the checks ('libbpf', 'bpftrace'), if any. */
+export function engineOf(results: CheckResult[]): string | undefined {
+  const engine = results.find((r) => r.name === 'capture engine');
+  return engine?.ok ? engine.detail.split(' ')[0] : undefined;
 }
 
 export function formatChecks(results: CheckResult[], color: boolean): string {
@@ -35,6 +64,6 @@ export function formatChecks(results: CheckResult[], color: boolean): string {
     return `${verdict}  ${r.name.padEnd(width)}  ${r.detail}`;
   });
   const ok = results.every((r) => r.ok || r.optional);
-  lines.push('', ok ? 'flowscope can run on this host (engine: libbpf).' : 'flowscope cannot run on this host: fix the FAIL lines above.');
+  lines.push('', ok ? `flowscope can run on this host (engine: ${engineOf(results)}).` : 'flowscope cannot run on this host: fix the FAIL lines above.');
   return lines.join('\n');
 }

@@ -59,6 +59,7 @@ describe('flowscope CLI', () => {
   it('doctor passes on this host and loads the programs for real', async () => {
     const r = await flowscope(['doctor']);
     expect(r.stdout).toMatch(/PASS\s+load eBPF programs/);
+    expect(r.stdout).toMatch(/PASS\s+capture engine\s+libbpf/);
     expect(r.stdout).not.toMatch(/FAIL/);
     expect(r.code).toBe(0);
   });
