@@ -2,7 +2,7 @@
 import { headerValue } from '../../decoders/message.js';
 import type { Connection } from '../conntrack/conn-table.js';
 import type { Redactor } from '../redact/redact.js';
-import type { Endpoint, Flow, FlowIssue } from '../schema/flow.js';
+import type { Endpoint, Flow, FlowIssue, GrpcInfo } from '../schema/flow.js';
 import type { MonotonicClock } from './clock.js';
 import type { Exchange } from './exchange.js';
 
@@ -49,8 +49,17 @@ export function buildFlow(ctx: FlowBuilderContext, conn: Connection, tls: boolea
     connId: conn.key,
   };
   if (issues.length > 0) flow.issues = issues;
-  if (exchange.grpc) flow.grpc = exchange.grpc;
+  if (exchange.grpc) flow.grpc = redactPayloads(ctx.redactor, exchange.grpc);
   return flow;
+}
+
+/** Decoded gRPC messages obey the same redaction rules as everything exported. */
+function redactPayloads(redactor: Redactor, grpc: GrpcInfo): GrpcInfo {
+  if (!grpc.requestPayloads && !grpc.responsePayloads) return grpc;
+  const out = { ...grpc };
+  if (grpc.requestPayloads) out.requestPayloads = grpc.requestPayloads.map((t) => redactor.jsonText(t));
+  if (grpc.responsePayloads) out.responsePayloads = grpc.responsePayloads.map((t) => redactor.jsonText(t));
+  return out;
 }
 
 function endpoint(ip: string, port: number, pid?: number, process?: string): Endpoint {

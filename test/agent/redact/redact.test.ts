@@ -20,3 +20,21 @@ describe('Redactor.target', () => {
     expect(r.target('/x?%E0%A4%A=1&token=t')).toMatch(/^\/x\?%E0%A4%A=1&token=REDACTED-/);
   });
 });
+
+describe('Redactor.jsonText', () => {
+  const redactor = new Redactor(Buffer.alloc(32, 7));
+  it('fingerprints sensitive fields at any depth and keeps the rest', () => {
+    const text = JSON.stringify({ user: 'alice', password: 'hunter2', nested: { apiKey: 'k-123', list: [{ access_token: 'abc' }] }, count: 3 });
+    const out = JSON.parse(redactor.jsonText(text));
+    expect(out.user).toBe('alice');
+    expect(out.count).toBe(3);
+    expect(out.password).toMatch(/^REDACTED-[0-9a-f]{8}$/);
+    expect(out.nested.apiKey).toMatch(/^REDACTED-/);
+    expect(out.nested.list[0].access_token).toMatch(/^REDACTED-/);
+    expect(JSON.stringify(out)).not.toMatch(/hunter2|k-123|"abc"/);
+  });
+  it('leaves text that is not JSON, or has nothing sensitive, exactly as it was', () => {
+    expect(redactor.jsonText('{"@error": "truncated", "length": 5}')).toBe('{"@error": "truncated", "length": 5}');
+    expect(redactor.jsonText('not json')).toBe('not json');
+  });
+});
