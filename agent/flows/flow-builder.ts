@@ -45,6 +45,7 @@ export function buildFlow(ctx: FlowBuilderContext, conn: Connection, tls: boolea
       requestBytes: String(request.endOffset - request.startOffset),
       responseBytes: String(response ? response.endOffset - response.startOffset : 0),
       headersTrusted: exchange.headersTrusted,
+      streamId: exchange.streamId,
     },
     connId: conn.key,
   };

@@ -32,6 +32,8 @@ export interface HttpInfo {
   requestBytes: string;
   responseBytes: string;
   headersTrusted?: boolean;
+  /** HTTP/2 stream id. */
+  streamId?: number;
 }
 
 export interface GrpcInfo {
