@@ -8,7 +8,7 @@ import { buildFlow } from './flows/flow-builder.js';
 import { Redactor } from './redact/redact.js';
 import type { ProtocolSettings } from './flows/session-registry.js';
 import type { Exchange } from './flows/exchange.js';
-import type { ConnCloseEvent } from './capture/socket-event.js';
+import type { ConnCloseEvent, ConnOpenEvent } from './capture/socket-event.js';
 import type { Connection } from './conntrack/conn-table.js';
 import type { ConnectionProtocol, ConnectionRecord, Endpoint, Flow, Protocol } from './schema/flow.js';
 
@@ -64,6 +64,7 @@ export class Pipeline {
   readonly #listeners: FlowListener[] = [];
   readonly #connectionListeners: ConnectionListener[] = [];
   readonly #enrichers: EndpointEnricher[] = [];
+  readonly #openListeners: ((event: ConnOpenEvent) => void)[] = [];
   readonly #tickListeners: (() => void)[] = [];
   readonly #selfTgid: number;
 
@@ -111,6 +112,11 @@ export class Pipeline {
     this.#connectionListeners.push(listener);
   }
 
+  /** Every connection as it opens (identity reads the process while it still exists). */
+  onConnOpen(listener: (event: ConnOpenEvent) => void): void {
+    this.#openListeners.push(listener);
+  }
+
   /** Identity: runs on both ends of every flow and connection record before listeners. */
   addEnricher(enricher: EndpointEnricher): void {
     this.#enrichers.push(enricher);
@@ -156,6 +162,7 @@ export class Pipeline {
       return;
     }
     this.counters.events[event.kind]++;
+    if (event.kind === 'open') for (const listener of this.#openListeners) listener(event);
     if (event.kind === 'data') this.counters.payloadBytes += event.payload.length;
     this.conns.handle(event, nowMs);
   }

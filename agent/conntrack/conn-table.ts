@@ -69,6 +69,8 @@ export interface ConnTableCounters extends StreamCounters {
 }
 
 const SESSION_TICK_MS = 1000;
+/** Ended connections kept for naming the far end of flows still being built. */
+const RECENTLY_ENDED_MAX = 4096;
 
 const REQUEST_START = /^(?:GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH|PRI) /;
 
@@ -87,6 +89,12 @@ export class ConnTable {
   readonly #holding = new Set<Connection>();
   /** local tuple → connection, to find the other end of host-local connections. */
   readonly #byTuple = new Map<string, Connection>();
+  /**
+   * Recently ended connections by local tuple: a server that answers and
+   * closes at once ends before the client's flow is built, and that flow
+   * should still name it. Bounded; oldest first out.
+   */
+  readonly #recentlyEnded = new Map<string, Connection>();
   readonly counters: ConnTableCounters = {
     opened: 0, closed: 0, evicted: 0, implicitOpens: 0, undecodedBytes: 0,
     gaps: 0, gapBytes: 0, duplicates: 0, holdOverflows: 0, uncapturedBytes: 0,
@@ -107,7 +115,7 @@ export class ConnTable {
 
   /** The connection whose local end is `remote` and remote end is `local`: the peer on this host. */
   peerOf(conn: Connection): Connection | undefined {
-    return this.#byTuple.get(conn.peerTuple);
+    return this.#byTuple.get(conn.peerTuple) ?? this.#recentlyEnded.get(conn.peerTuple);
   }
 
   handle(event: SocketEvent, nowMs: number): void {
@@ -271,7 +279,12 @@ export class ConnTable {
     const slot = slotOf(conn.tgid, conn.fd);
     if (this.#conns.get(slot) === conn) this.#conns.delete(slot);
     const tuple = tupleKey(conn.local, conn.remote);
-    if (this.#byTuple.get(tuple) === conn) this.#byTuple.delete(tuple);
+    if (this.#byTuple.get(tuple) === conn) {
+      this.#byTuple.delete(tuple);
+      if (this.#recentlyEnded.size >= RECENTLY_ENDED_MAX) this.#recentlyEnded.delete(this.#recentlyEnded.keys().next().value as string);
+      this.#recentlyEnded.delete(tuple);
+      this.#recentlyEnded.set(tuple, conn);
+    }
   }
 }
 

@@ -55,6 +55,19 @@ describe('Pipeline', () => {
     });
   });
 
+  it('still names a server that answered and closed before the client read the response', () => {
+    const server = open({ tgid: 200, fd: 7, role: 'server', localPort: 8080, remotePort: 40000, comm: 'python3' });
+    const { flows } = run([
+      open(), server,
+      data('egress', 0, REQ),
+      data('ingress', 0, REQ, { tgid: 200, fd: 7 }), data('egress', 0, RES, { tgid: 200, fd: 7 }),
+      { kind: 'close', tgid: 200, tid: 200, fd: 7, connGen: 1, tsNs: 5_000, role: 'server', protocol: 'http1', tls: false, bytesSent: 1, bytesRecv: 1, startNs: 1_000 },
+      data('ingress', 0, RES),
+    ]);
+    const clientSide = flows.find((f) => f.observedAt === 'CLIENT');
+    expect(clientSide?.destination).toMatchObject({ port: 8080, pid: 200, process: 'python3' });
+  });
+
   it('marks TLS plaintext flows and keeps positions per data source', () => {
     const { flows } = run([open(), data('egress', 0, REQ, { source: 'ssl' }), data('ingress', 0, RES, { source: 'ssl' })]);
     expect(flows.map((f) => f.tls)).toEqual([true]);
