@@ -4,7 +4,10 @@
  *
  * One program on the raw sys_enter tracepoint and one on sys_exit (BTF-typed,
  * tp_btf) dispatch on the syscall number and see every read/write-family call
- * on TCP sockets; OpenSSL uprobes see TLS plaintext. A kernel connection table keyed by (tgid, fd) holds
+ * on TCP sockets; uprobes on SSL_read/SSL_write (libssl, static OpenSSL or
+ * BoringSSL, Node.js) and on Go's crypto/tls see TLS plaintext; exec events
+ * tell user space which new processes to look at for TLS binaries.
+ * A kernel connection table keyed by (tgid, fd) holds
  * per-connection state: generation, role, inferred protocol and byte positions.
  * Records (bpf/flowscope.h) leave through one ring buffer; every record that
  * cannot leave, and every byte not captured, is counted in `loss_counters`.
@@ -23,6 +26,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define FS_EVENTS_BYTES (16u << 20)  /* ring buffer shared by all CPUs */
 #define FS_CONNS_MAX 65536           /* tracked connections */
 #define FS_SSL_FDS_MAX 65536         /* SSL objects whose fd is known (LRU) */
+#define FS_GO_READS_MAX 16384        /* Go TLS reads in flight (LRU) */
+#define FS_EXECS_MAX 4096            /* exec'd pids not yet collected by user space */
 #define FS_MAX_IOV 64                /* iovec entries walked per call (grpc-core writes 20+) */
 #define FS_INFER_ATTEMPTS 16         /* calls tried before a mid-stream connection is OTHER */
 #define FS_MAX_CAPTURE_LIMIT 65536   /* hard ceiling for settings.max_capture_bytes */
@@ -94,12 +99,42 @@ struct ssl_args {
 struct task_ctx {
 	struct syscall_args sys;
 	struct ssl_args ssl;
+	/* The socket of this thread's latest read of TLS records, not yet
+	 * claimed by a TLS read call. Node's TLS runs over memory BIOs: libuv
+	 * reads ciphertext from the socket, then, in the same callback on the
+	 * same thread, SSL_read decrypts it. */
+	__u32 tls_read_fd;
+	__u8 has_tls_read_fd;
+	__u8 _pad[3];
 };
 
 struct ssl_key {
 	__u32 tgid;
 	__u32 _pad;
 	__u64 ssl;
+};
+
+/* The connection an SSL object was last seen on: a generation that no longer
+ * matches the connection table means the fd (or the SSL object) was reused. */
+struct ssl_conn {
+	__u32 fd;
+	__u32 _pad;
+	__u64 conn_gen;
+};
+
+/* A Go crypto/tls Read in flight, from its entry to one of its RETs. Keyed by
+ * goroutine (the g pointer Go keeps in R14), not by thread: a Read that blocks
+ * parks its goroutine, which may resume on another thread. */
+struct go_read_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 g;
+};
+
+struct go_read_args {
+	__u64 buf;
+	__u32 fd;
+	__u32 _pad;
 };
 
 struct {
@@ -127,8 +162,31 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, FS_SSL_FDS_MAX);
 	__type(key, struct ssl_key);
-	__type(value, __u32);
+	__type(value, struct ssl_conn);
 } ssl_fds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FS_GO_TLS_BINARIES);
+	__type(key, __u32);
+	__type(value, struct fs_go_tls_conf);
+} go_tls_confs SEC(".maps");
+
+/* LRU: a goroutine that never returns from Read (its program exited) ages out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FS_GO_READS_MAX);
+	__type(key, struct go_read_key);
+	__type(value, struct go_read_args);
+} go_reads SEC(".maps");
+
+/* Processes that just exec'd, for user space to look for TLS binaries to
+ * probe without waiting for its next /proc scan. Full: the scan finds them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, FS_EXECS_MAX);
+	__type(value, __u32);
+} execs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -669,6 +727,10 @@ static __always_inline int data_exit(struct task_struct *task, __u32 nr, long re
 		first = first_segment(&a, (__u32)ret, &avail);
 		infer(&c->protocol, &c->attempts, c->flags & FS_CONN_F_PREEXISTING, first, avail);
 	}
+	if (!in_ssl && a.dir == FS_DIR_INGRESS && c->protocol == FS_PROTO_TLS) {
+		t->tls_read_fd = a.fd;
+		t->has_tls_read_fd = 1;
+	}
 	if (c->tls || !carries_payload(c->protocol))
 		return 0;
 
@@ -822,6 +884,15 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	}
 }
 
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = p->tgid;
+
+	bpf_map_push_elem(&execs, &tgid, BPF_EXIST);
+	return 0;
+}
+
 /* ---- OpenSSL uprobes ---------------------------------------------------- */
 static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 ex_out, __u8 dir)
 {
@@ -867,8 +938,70 @@ int BPF_KPROBE(handle_ssl_read_ex, void *ssl, void *buf, size_t num, size_t *rea
 	return ssl_enter((__u64)ssl, (__u64)buf, (__u64)readbytes, FS_DIR_INGRESS);
 }
 
+/* Plaintext of a TLS call on (tgid, fd): positions in the connection's TLS
+ * streams, protocol inferred from the plaintext, payload as DATA records. */
+static __always_inline void emit_tls_plaintext(struct task_struct *task, __u64 id, __u32 fd, __u8 dir,
+					       __u64 buf, __u64 n)
+{
+	struct conn_key key = { .tgid = id >> 32, .fd = fd };
+	struct emit_state st = {};
+	struct conn_state *c;
+	struct sock *sk;
+
+	if (n == 0)
+		return;
+	if (n > 0x7fffffff)
+		n = 0x7fffffff;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c) {
+		sk = tcp_sock_of_fd(task, fd);
+		if (!sk) {
+			count_loss(FS_LOSS_SSL_NO_FD, 1);
+			return;
+		}
+		c = conn_start(&key, sk, FS_ROLE_UNKNOWN, FS_CONN_F_PREEXISTING);
+		if (!c)
+			return;
+	}
+	c->tls = 1;
+	c->protocol = FS_PROTO_TLS;
+	st.pos = __sync_fetch_and_add(&c->tls_pos[dir & 1], n);
+	/* Plaintext may start mid-stream when the probes were attached late. */
+	infer(&c->tls_protocol, &c->tls_attempts, true, buf, (__u32)n);
+	if (!carries_payload(c->tls_protocol))
+		return;
+
+	st.id = id;
+	st.conn_gen = c->conn_gen;
+	st.fd = fd;
+	st.dir = dir;
+	st.source = FS_SRC_SSL;
+	st.protocol = c->tls_protocol;
+	st.remaining = (__u32)n;
+	st.budget = capture_budget();
+	st.seg = buf;
+	st.seg_left = (__u32)n;
+	emit_data(&st);
+}
+
+/* The generation of the tracked connection on (tgid, fd), 0 if untracked. */
+static __always_inline __u64 conn_gen_of(__u32 tgid, __u32 fd)
+{
+	struct conn_key key = { .tgid = tgid, .fd = fd };
+	struct conn_state *c = bpf_map_lookup_elem(&conns, &key);
+
+	return c ? c->conn_gen : 0;
+}
+
 /* Return of any of the four: SSL_read/SSL_write return the byte count, the
- * _ex forms return 1 and store the count through their last argument. */
+ * _ex forms return 1 and store the count through their last argument.
+ *
+ * The SSL object's fd, in order of evidence: a socket syscall made inside this
+ * call (OpenSSL over a socket BIO); for a read, the thread's latest read of
+ * TLS records not yet claimed (memory BIOs, as in Node.js: decrypting follows
+ * the ciphertext read in the same callback); the fd remembered for this SSL
+ * object, while the connection on it is the same generation; for a write on an
+ * SSL object never seen before, the thread's unclaimed TLS read. */
 SEC("uretprobe")
 int BPF_KRETPROBE(handle_ssl_return, long ret)
 {
@@ -877,11 +1010,8 @@ int BPF_KRETPROBE(handle_ssl_return, long ret)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ssl_args a;
 	struct ssl_key skey = {};
-	struct conn_key key;
-	struct conn_state *c;
-	struct emit_state st = {};
-	struct sock *sk;
-	__u32 *known;
+	struct ssl_conn *known;
+	struct ssl_conn seen = {};
 	__u64 n = 0;
 
 	if (!t || !t->ssl.active)
@@ -889,16 +1019,34 @@ int BPF_KRETPROBE(handle_ssl_return, long ret)
 	a = t->ssl;
 	t->ssl.active = 0;
 
+	if (!a.has_fd && a.dir == FS_DIR_INGRESS && t->has_tls_read_fd) {
+		a.fd = t->tls_read_fd;
+		a.has_fd = 1;
+	}
+	if (a.dir == FS_DIR_INGRESS)
+		t->has_tls_read_fd = 0;
+
 	skey.tgid = id >> 32;
 	skey.ssl = a.ssl;
 	known = bpf_map_lookup_elem(&ssl_fds, &skey);
 	if (a.has_fd) {
+		seen.fd = a.fd;
+		seen.conn_gen = conn_gen_of(skey.tgid, a.fd);
 		/* An LRU update takes a lock: only when the fd is new or changed. */
-		if (!known || *known != a.fd)
-			bpf_map_update_elem(&ssl_fds, &skey, &a.fd, BPF_ANY);
-	} else if (known) {
-		a.fd = *known;
+		if (!known || known->fd != seen.fd || known->conn_gen != seen.conn_gen)
+			bpf_map_update_elem(&ssl_fds, &skey, &seen, BPF_ANY);
+	} else if (known && known->conn_gen == conn_gen_of(skey.tgid, known->fd)) {
+		a.fd = known->fd;
 		a.has_fd = 1;
+	} else if (t->has_tls_read_fd) {
+		/* A write before any read on this SSL object: Node flushes cleartext
+		 * queued during the handshake (ClearIn) in the callback of the
+		 * ciphertext read that completed it, before decrypting (ClearOut). */
+		a.fd = t->tls_read_fd;
+		a.has_fd = 1;
+		seen.fd = a.fd;
+		seen.conn_gen = conn_gen_of(skey.tgid, a.fd);
+		bpf_map_update_elem(&ssl_fds, &skey, &seen, BPF_ANY);
 	}
 
 	if (a.ex_out) {
@@ -911,44 +1059,134 @@ int BPF_KRETPROBE(handle_ssl_return, long ret)
 	}
 	if (n == 0)
 		return 0;
-	if (n > 0x7fffffff)
-		n = 0x7fffffff;
 	if (!a.has_fd) {
 		count_loss(FS_LOSS_SSL_NO_FD, 1);
 		return 0;
 	}
+	emit_tls_plaintext(task, id, a.fd, a.dir, a.buf, n);
+	return 0;
+}
 
-	key.tgid = id >> 32;
-	key.fd = a.fd;
-	c = bpf_map_lookup_elem(&conns, &key);
-	if (!c) {
-		sk = tcp_sock_of_fd(task, a.fd);
-		if (!sk) {
-			count_loss(FS_LOSS_SSL_NO_FD, 1);
-			return 0;
-		}
-		c = conn_start(&key, sk, FS_ROLE_UNKNOWN, FS_CONN_F_PREEXISTING);
-		if (!c)
-			return 0;
-	}
-	c->tls = 1;
-	c->protocol = FS_PROTO_TLS;
-	st.pos = __sync_fetch_and_add(&c->tls_pos[a.dir & 1], n);
-	/* Plaintext may start mid-stream when the probes were attached late. */
-	infer(&c->tls_protocol, &c->tls_attempts, true, a.buf, (__u32)n);
-	if (!carries_payload(c->tls_protocol))
+/* ---- Go crypto/tls uprobes ---------------------------------------------- */
+/*
+ * Register ABI (Go >= 1.17): receiver in RAX, the []byte's pointer and length
+ * in RBX and RCX, the current goroutine's g in R14; Read's n comes back in RAX.
+ * Go moves goroutine stacks, so return probes (which rewrite the return
+ * address on the stack) are never used: Read is probed at each RET.
+ */
+static __always_inline struct fs_go_tls_conf *go_conf(void *ctx)
+{
+	__u32 slot = (__u32)bpf_get_attach_cookie(ctx);
+
+	return bpf_map_lookup_elem(&go_tls_confs, &slot);
+}
+
+/* The socket fd behind a *tls.Conn: conn (net.Conn) -> *net.TCPConn ->
+ * conn.fd (*netFD) -> pfd.Sysfd. Returns -1 when the net.Conn is not a
+ * *net.TCPConn or memory cannot be read. bias: ip seen minus the entry's
+ * link-time address, rounded down to the page (the PIE load bias). */
+static __always_inline long go_conn_fd(const struct fs_go_tls_conf *conf, __u64 tls_conn, __u64 bias)
+{
+	__u64 iface[2];
+	__u64 netfd = 0;
+	__s64 sysfd = -1;
+
+	if (bpf_probe_read_user(iface, sizeof(iface), (const void *)(tls_conn + conf->conn_offset)))
+		return -1;
+	if (conf->tcpconn_itab && iface[0] != conf->tcpconn_itab + bias)
+		return -1;
+	if (bpf_probe_read_user(&netfd, sizeof(netfd), (const void *)(iface[1] + conf->netfd_offset)) || !netfd)
+		return -1;
+	if (bpf_probe_read_user(&sysfd, sizeof(sysfd), (const void *)(netfd + conf->sysfd_offset)))
+		return -1;
+	return sysfd < 0 || sysfd > 0x7fffffff ? -1 : sysfd;
+}
+
+/* At the prologue's JBE: taken (CF or ZF set) means the goroutine stack grows
+ * and the function restarts from its entry, so this hit is not the call. */
+#define FS_EFLAGS_CF (1ULL << 0)
+#define FS_EFLAGS_ZF (1ULL << 6)
+static __always_inline bool go_restarts(struct pt_regs *ctx, const struct fs_go_tls_conf *conf, __u32 at_jbe)
+{
+	return (conf->flags & at_jbe) && (ctx->flags & (FS_EFLAGS_CF | FS_EFLAGS_ZF));
+}
+
+static __always_inline __u64 load_bias(struct pt_regs *ctx, __u64 entry)
+{
+	/* The bias is page-aligned; the ip may sit one byte past the breakpoint. */
+	return (PT_REGS_IP(ctx) - entry) & ~0xfffULL;
+}
+
+SEC("uprobe")
+int handle_go_tls_write(struct pt_regs *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fs_go_tls_conf *conf;
+	long fd;
+
+	if (is_agent(task))
 		return 0;
+	conf = go_conf(ctx);
+	if (!conf)
+		return 0;
+	/* Write sends all of b unless the connection fails: capture at entry. */
+	if ((__s64)ctx->cx <= 0 || go_restarts(ctx, conf, FS_GO_WRITE_AT_JBE))
+		return 0;
+	fd = go_conn_fd(conf, ctx->ax, load_bias(ctx, conf->write_entry));
+	if (fd < 0) {
+		count_loss(FS_LOSS_SSL_NO_FD, 1);
+		return 0;
+	}
+	emit_tls_plaintext(task, bpf_get_current_pid_tgid(), (__u32)fd, FS_DIR_EGRESS, ctx->bx, ctx->cx);
+	return 0;
+}
 
-	st.id = id;
-	st.conn_gen = c->conn_gen;
-	st.fd = a.fd;
-	st.dir = a.dir;
-	st.source = FS_SRC_SSL;
-	st.protocol = c->tls_protocol;
-	st.remaining = (__u32)n;
-	st.budget = capture_budget();
-	st.seg = a.buf;
-	st.seg_left = (__u32)n;
-	emit_data(&st);
+SEC("uprobe")
+int handle_go_tls_read(struct pt_regs *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct go_read_key key = {};
+	struct go_read_args args = {};
+	struct fs_go_tls_conf *conf;
+	long fd;
+
+	if (is_agent(task))
+		return 0;
+	conf = go_conf(ctx);
+	if (!conf || go_restarts(ctx, conf, FS_GO_READ_AT_JBE))
+		return 0;
+	fd = go_conn_fd(conf, ctx->ax, load_bias(ctx, conf->read_entry));
+	if (fd < 0) {
+		count_loss(FS_LOSS_SSL_NO_FD, 1);
+		return 0;
+	}
+	key.tgid = task->tgid;
+	key.g = ctx->r14;
+	args.buf = ctx->bx;
+	args.fd = (__u32)fd;
+	if (bpf_map_update_elem(&go_reads, &key, &args, BPF_ANY))
+		count_loss(FS_LOSS_ARGS_MAP_FULL, 1);
+	return 0;
+}
+
+SEC("uprobe")
+int handle_go_tls_read_ret(struct pt_regs *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct go_read_key key = {};
+	struct go_read_args *found;
+	struct go_read_args args;
+	__s64 n = (__s64)ctx->ax;
+
+	key.tgid = task->tgid;
+	key.g = ctx->r14;
+	found = bpf_map_lookup_elem(&go_reads, &key);
+	if (!found)
+		return 0;
+	args = *found;
+	bpf_map_delete_elem(&go_reads, &key);
+	if (n <= 0)
+		return 0;
+	emit_tls_plaintext(task, bpf_get_current_pid_tgid(), args.fd, FS_DIR_INGRESS, args.buf, (__u64)n);
 	return 0;
 }

@@ -137,4 +137,29 @@ struct fs_settings {
 	__u32 max_capture_bytes; /* payload captured per syscall/TLS call, rounded up to chunks */
 };
 
+/*
+ * Go crypto/tls probes: one entry per probed Go binary in the array map
+ * `go_tls_confs`, indexed by the probes' BPF cookie. Addresses are the
+ * binary's link-time virtual addresses; the probe adds the load bias it sees
+ * (non-zero only for position-independent executables).
+ */
+#define FS_GO_TLS_BINARIES 64
+struct fs_go_tls_conf {
+	__u64 tcpconn_itab;  /* itab of *net.TCPConn for net.Conn; 0: not checked */
+	__u64 write_entry;   /* probed instruction of crypto/tls.(*Conn).Write */
+	__u64 read_entry;    /* probed instruction of crypto/tls.(*Conn).Read */
+	__u32 conn_offset;   /* tls.Conn.conn (a net.Conn interface: itab, data) */
+	__u32 netfd_offset;  /* net.conn.fd (*netFD) inside the TCPConn */
+	__u32 sysfd_offset;  /* poll.FD.Sysfd inside netFD (pfd is its first field) */
+	__u32 flags;         /* FS_GO_*_AT_JBE */
+};
+
+/* The entry probe sits on the prologue's stack-check JBE rather than the first
+ * instruction: the kernel emulates a conditional jump, where the first
+ * instruction would be single-stepped out of line (an extra trap). The
+ * arguments are still in their registers there; when the jump is taken the
+ * stack grows and the function starts again, so that hit is skipped. */
+#define FS_GO_WRITE_AT_JBE (1u << 0)
+#define FS_GO_READ_AT_JBE (1u << 1)
+
 #endif /* FLOWSCOPE_H */

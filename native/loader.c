@@ -26,14 +26,17 @@
 
 #define FS_ERR_LEN 8192
 #define FS_MAX_CAPTURE 65536
-#define FS_SSL_TARGETS 32
+#define FS_SSL_TARGETS 128
 #define FS_SSL_PROBES 8 /* 4 functions x (uprobe + uretprobe) */
+#define FS_GO_MAX_RETS 64 /* RET instructions probed in one Go Read */
 #define FS_DRAIN_HDR 4
 
+/* One probed binary: OpenSSL-style (SSL_* symbols) or Go crypto/tls. */
 struct ssl_target {
 	char *path;
-	struct bpf_link *links[FS_SSL_PROBES];
+	struct bpf_link **links;
 	int count;
+	int go_slot; /* index in go_tls_confs, -1 for OpenSSL targets */
 };
 
 struct fs_loader {
@@ -44,6 +47,9 @@ struct fs_loader {
 	struct ssl_target ssl[FS_SSL_TARGETS];
 	int conns_fd;
 	int losses_fd;
+	int go_confs_fd;
+	int execs_fd;
+	uint8_t go_slot_used[FS_GO_TLS_BINARIES];
 
 	/* fs_drain state: the caller's buffer while consuming, and one record
 	 * that did not fit (libbpf has already consumed it). */
@@ -172,8 +178,9 @@ static void loader_free(struct fs_loader *l)
 		return;
 	ring_buffer__free(l->rb);
 	for (i = 0; i < FS_SSL_TARGETS; i++) {
-		for (j = 0; j < FS_SSL_PROBES; j++)
+		for (j = 0; j < l->ssl[i].count; j++)
 			bpf_link__destroy(l->ssl[i].links[j]);
+		free(l->ssl[i].links);
 		free(l->ssl[i].path);
 	}
 	for (i = 0; i < l->sys_link_count; i++)
@@ -217,6 +224,8 @@ FS_API int fs_open(const char *bpf_obj_path, uint32_t agent_tgid, uint32_t max_c
 		return finish(-ENOMEM);
 	l->conns_fd = -1;
 	l->losses_fd = -1;
+	l->go_confs_fd = -1;
+	l->execs_fd = -1;
 
 	l->obj = bpf_object__open_file(bpf_obj_path, NULL);
 	if (!l->obj) {
@@ -245,9 +254,13 @@ FS_API int fs_open(const char *bpf_obj_path, uint32_t agent_tgid, uint32_t max_c
 	l->conns_fd = map ? bpf_map__fd(map) : -1;
 	map = bpf_object__find_map_by_name(l->obj, "loss_counters");
 	l->losses_fd = map ? bpf_map__fd(map) : -1;
-	if (l->conns_fd < 0 || l->losses_fd < 0) {
+	map = bpf_object__find_map_by_name(l->obj, "go_tls_confs");
+	l->go_confs_fd = map ? bpf_map__fd(map) : -1;
+	map = bpf_object__find_map_by_name(l->obj, "execs");
+	l->execs_fd = map ? bpf_map__fd(map) : -1;
+	if (l->conns_fd < 0 || l->losses_fd < 0 || l->go_confs_fd < 0 || l->execs_fd < 0) {
 		err = -ENOENT;
-		err_set("maps `conns` / `loss_counters` missing from %s\n", bpf_obj_path);
+		err_set("maps `conns` / `loss_counters` / `go_tls_confs` / `execs` missing from %s\n", bpf_obj_path);
 		goto fail;
 	}
 	l->spill_cap = sizeof(struct fs_data) + FS_MAX_CHUNK;
@@ -271,7 +284,7 @@ FS_API const char *fs_last_error(struct fs_loader *l)
 
 /* The syscall side: one program on the raw sys_enter tracepoint and one on
  * sys_exit, dispatching on the syscall number (no tracefs needed). */
-static const char *const syscall_progs[] = { "handle_sys_enter", "handle_sys_exit" };
+static const char *const syscall_progs[] = { "handle_sys_enter", "handle_sys_exit", "handle_exec" };
 #define FS_SYSCALL_PROGS (sizeof(syscall_progs) / sizeof(syscall_progs[0]))
 
 FS_API int fs_attach_syscalls(struct fs_loader *l)
@@ -326,17 +339,49 @@ static struct ssl_target *ssl_find(struct fs_loader *l, const char *path)
 	return NULL;
 }
 
-static void ssl_release(struct ssl_target *t)
+static void ssl_release(struct fs_loader *l, struct ssl_target *t)
 {
 	int j;
 
-	for (j = 0; j < FS_SSL_PROBES; j++) {
+	for (j = 0; j < t->count; j++)
 		bpf_link__destroy(t->links[j]);
-		t->links[j] = NULL;
-	}
+	free(t->links);
+	t->links = NULL;
 	free(t->path);
 	t->path = NULL;
 	t->count = 0;
+	if (t->go_slot >= 0)
+		l->go_slot_used[t->go_slot] = 0;
+	t->go_slot = -1;
+}
+
+/* A free target for path with room for max_links probes, or NULL (error set). */
+static struct ssl_target *ssl_claim(struct fs_loader *l, const char *path, int max_links, int *err)
+{
+	struct ssl_target *t;
+	int i;
+
+	for (i = 0; i < FS_SSL_TARGETS && l->ssl[i].path; i++)
+		;
+	if (i == FS_SSL_TARGETS) {
+		err_set("already attached to %d TLS binaries\n", FS_SSL_TARGETS);
+		*err = -ENOSPC;
+		return NULL;
+	}
+	t = &l->ssl[i];
+	t->go_slot = -1;
+	t->count = 0;
+	t->path = strdup(path);
+	t->links = calloc(max_links, sizeof(*t->links));
+	if (!t->path || !t->links) {
+		free(t->path);
+		free(t->links);
+		t->path = NULL;
+		t->links = NULL;
+		*err = -ENOMEM;
+		return NULL;
+	}
+	return t;
 }
 
 FS_API int fs_attach_ssl(struct fs_loader *l, const char *binary_path)
@@ -362,16 +407,9 @@ FS_API int fs_attach_ssl(struct fs_loader *l, const char *binary_path)
 	t = ssl_find(l, binary_path);
 	if (t)
 		return finish(t->count);
-	for (i = 0; i < FS_SSL_TARGETS && l->ssl[i].path; i++)
-		;
-	if (i == FS_SSL_TARGETS) {
-		err_set("already attached to %d TLS libraries\n", FS_SSL_TARGETS);
-		return finish(-ENOSPC);
-	}
-	t = &l->ssl[i];
-	t->path = strdup(binary_path);
-	if (!t->path)
-		return finish(-ENOMEM);
+	t = ssl_claim(l, binary_path, FS_SSL_PROBES, &err);
+	if (!t)
+		return finish(err);
 	ret_prog = bpf_object__find_program_by_name(l->obj, "handle_ssl_return");
 
 	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
@@ -407,7 +445,92 @@ FS_API int fs_attach_ssl(struct fs_loader *l, const char *binary_path)
 	return finish(t->count);
 
 fail:
-	ssl_release(t);
+	ssl_release(l, t);
+	return finish(err);
+}
+
+static struct bpf_link *attach_at(struct fs_loader *l, const char *prog_name, const char *path, uint64_t offset,
+				  uint64_t cookie, int *err)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = false);
+	struct bpf_program *prog = bpf_object__find_program_by_name(l->obj, prog_name);
+	struct bpf_link *link;
+
+	if (!prog) {
+		*err = -ENOENT;
+		err_set("program %s missing from flowscope.bpf.o: rebuild it with `make -C native`\n", prog_name);
+		return NULL;
+	}
+	link = bpf_program__attach_uprobe_opts(prog, -1, path, (size_t)offset, &opts);
+	if (!link) {
+		*err = -errno;
+		err_set("uprobe %s at file offset 0x%llx in %s: %s\n", prog_name, (unsigned long long)offset, path,
+			strerror(-*err));
+	}
+	return link;
+}
+
+/*
+ * Go crypto/tls: uprobes at the entries of (*Conn).Write and (*Conn).Read and
+ * at each RET of Read (file offsets, found by the caller from the symbol
+ * table and the decoded machine code); conf goes to the go_tls_confs slot
+ * named by the probes' cookie. Returns the probe count; idempotent per path.
+ */
+FS_API int fs_attach_go_tls(struct fs_loader *l, const char *binary_path, const struct fs_go_tls_conf *conf,
+			    uint64_t write_offset, uint64_t read_offset, const uint64_t *read_ret_offsets,
+			    uint32_t read_ret_count)
+{
+	struct ssl_target *t;
+	struct bpf_link *link;
+	uint32_t slot, i;
+	int err = 0;
+
+	if (!l || !binary_path || !conf || (!read_ret_offsets && read_ret_count))
+		return -EINVAL;
+	begin(l);
+	if (read_ret_count == 0 || read_ret_count > FS_GO_MAX_RETS) {
+		err_set("%u RET instructions in crypto/tls.(*Conn).Read: expected 1 to %d\n", read_ret_count,
+			FS_GO_MAX_RETS);
+		return finish(-EINVAL);
+	}
+	t = ssl_find(l, binary_path);
+	if (t)
+		return finish(t->count);
+	for (slot = 0; slot < FS_GO_TLS_BINARIES && l->go_slot_used[slot]; slot++)
+		;
+	if (slot == FS_GO_TLS_BINARIES) {
+		err_set("already attached to %d Go binaries\n", FS_GO_TLS_BINARIES);
+		return finish(-ENOSPC);
+	}
+	if (bpf_map_update_elem(l->go_confs_fd, &slot, conf, BPF_ANY)) {
+		err = -errno;
+		err_set("write go_tls_confs[%u]: %s\n", slot, strerror(-err));
+		return finish(err);
+	}
+	t = ssl_claim(l, binary_path, 2 + (int)read_ret_count, &err);
+	if (!t)
+		return finish(err);
+	t->go_slot = (int)slot;
+	l->go_slot_used[slot] = 1;
+
+	link = attach_at(l, "handle_go_tls_write", binary_path, write_offset, slot, &err);
+	if (!link)
+		goto fail;
+	t->links[t->count++] = link;
+	link = attach_at(l, "handle_go_tls_read", binary_path, read_offset, slot, &err);
+	if (!link)
+		goto fail;
+	t->links[t->count++] = link;
+	for (i = 0; i < read_ret_count; i++) {
+		link = attach_at(l, "handle_go_tls_read_ret", binary_path, read_ret_offsets[i], slot, &err);
+		if (!link)
+			goto fail;
+		t->links[t->count++] = link;
+	}
+	return finish(t->count);
+
+fail:
+	ssl_release(l, t);
 	return finish(err);
 }
 
@@ -423,7 +546,7 @@ FS_API int fs_detach_ssl(struct fs_loader *l, const char *binary_path)
 		err_set("no TLS probes attached to %s\n", binary_path);
 		return finish(-ENOENT);
 	}
-	ssl_release(t);
+	ssl_release(l, t);
 	return finish(0);
 }
 
@@ -598,6 +721,18 @@ FS_API int fs_conn_forget(struct fs_loader *l, uint32_t tgid, uint32_t fd)
 	if (bpf_map_delete_elem(l->conns_fd, &key))
 		return finish(-errno);
 	return finish(0);
+}
+
+/* Pops up to max pids of processes that exec'd since the last call. */
+FS_API int fs_exec_pids(struct fs_loader *l, uint32_t *out, uint32_t max)
+{
+	uint32_t n = 0;
+
+	if (!l || (!out && max))
+		return -EINVAL;
+	while (n < max && bpf_map_lookup_and_delete_elem(l->execs_fd, NULL, &out[n]) == 0)
+		n++;
+	return (int)n;
 }
 
 FS_API void fs_close(struct fs_loader *l)

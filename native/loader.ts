@@ -33,6 +33,24 @@ export interface BpfLoaderOptions {
   libraryPath?: string;
 }
 
+/** Where to probe one Go binary's crypto/tls (file offsets) and how to find a connection's fd (bpf/flowscope.h fs_go_tls_conf). */
+export interface GoTlsProbeConfig {
+  writeOffset: number;
+  readOffset: number;
+  readRetOffsets: number[];
+  conf: {
+    /** Link-time address of the *net.TCPConn itab for net.Conn; 0 skips the check. */
+    tcpconn_itab: number;
+    write_entry: number;
+    read_entry: number;
+    conn_offset: number;
+    netfd_offset: number;
+    sysfd_offset: number;
+    /** FS_GO_WRITE_AT_JBE (1) / FS_GO_READ_AT_JBE (2): that entry probe sits on the prologue's stack-check JBE. */
+    flags: number;
+  };
+}
+
 /** A key of the kernel connection table. */
 export type ConnKey = [tgid: number, fd: number];
 
@@ -55,10 +73,20 @@ interface NativeApi {
   attachSyscalls: (l: unknown) => number;
   attachSsl: (l: unknown, path: string) => number;
   detachSsl: (l: unknown, path: string) => number;
+  attachGoTls: (
+    l: unknown,
+    path: string,
+    conf: GoTlsProbeConfig['conf'],
+    writeOffset: number,
+    readOffset: number,
+    readRetOffsets: BigUint64Array,
+    readRetCount: number,
+  ) => number;
   drain: koffi.KoffiFunction;
   readLosses: (l: unknown, out: BigUint64Array, n: number) => number;
   connList: (l: unknown, out: Uint32Array, max: number) => number;
   connForget: (l: unknown, tgid: number, fd: number) => number;
+  execPids: (l: unknown, out: Uint32Array, max: number) => number;
   lastError: (l: unknown) => string;
   close: (l: unknown) => void;
 }
@@ -87,6 +115,15 @@ function bind(libraryPath: string): NativeApi {
   }
   if (!loaderTypeDeclared) {
     koffi.opaque('fs_loader');
+    koffi.struct('fs_go_tls_conf', {
+      tcpconn_itab: 'uint64_t',
+      write_entry: 'uint64_t',
+      read_entry: 'uint64_t',
+      conn_offset: 'uint32_t',
+      netfd_offset: 'uint32_t',
+      sysfd_offset: 'uint32_t',
+      flags: 'uint32_t',
+    });
     loaderTypeDeclared = true;
   }
   const api: NativeApi = {
@@ -94,10 +131,14 @@ function bind(libraryPath: string): NativeApi {
     attachSyscalls: lib.func('int fs_attach_syscalls(fs_loader *l)'),
     attachSsl: lib.func('int fs_attach_ssl(fs_loader *l, const char *binary_path)'),
     detachSsl: lib.func('int fs_detach_ssl(fs_loader *l, const char *binary_path)'),
+    attachGoTls: lib.func(
+      'int fs_attach_go_tls(fs_loader *l, const char *binary_path, const fs_go_tls_conf *conf, uint64_t write_offset, uint64_t read_offset, const uint64_t *read_ret_offsets, uint32_t read_ret_count)',
+    ),
     drain: lib.func('int fs_drain(fs_loader *l, void *buf, uint32_t cap, int timeout_ms)'),
     readLosses: lib.func('int fs_read_losses(fs_loader *l, void *out, uint32_t n)'),
     connList: lib.func('int fs_conn_list(fs_loader *l, void *out_pairs, uint32_t max_pairs)'),
     connForget: lib.func('int fs_conn_forget(fs_loader *l, uint32_t tgid, uint32_t fd)'),
+    execPids: lib.func('int fs_exec_pids(fs_loader *l, void *out, uint32_t max)'),
     lastError: lib.func('const char *fs_last_error(fs_loader *l)'),
     close: lib.func('void fs_close(fs_loader *l)'),
   };
@@ -213,7 +254,31 @@ export class BpfLoader {
     );
   }
 
-  /** Removes the TLS probes attached to path. */
+  /**
+   * Attaches Go crypto/tls probes to the executable at path: (*Conn).Write and
+   * (*Conn).Read entries and each RET of Read. Returns the probe count; idempotent per path.
+   */
+  attachGoTls(path: string, probe: GoTlsProbeConfig): number {
+    const rets = BigUint64Array.from(probe.readRetOffsets, (o) => BigInt(o));
+    const ret = this.#api.attachGoTls(
+      this.#live(),
+      path,
+      probe.conf,
+      probe.writeOffset,
+      probe.readOffset,
+      rets,
+      rets.length,
+    );
+    if (ret > 0) return ret;
+    this.#fail(
+      isPrivilegeError(ret) ? ErrorCodes.NOT_ROOT : ErrorCodes.BPF_ATTACH,
+      `attaching Go crypto/tls probes to ${path}`,
+      ret === 0 ? -osConstants.errno.ENOENT : ret,
+      isPrivilegeError(ret) ? PRIVILEGE_FIX : 'check that the kernel supports uprobes with BPF cookies (5.15 or newer)',
+    );
+  }
+
+  /** Removes the TLS probes (OpenSSL or Go) attached to path. */
   detachSsl(path: string): void {
     const ret = this.#api.detachSsl(this.#live(), path);
     if (ret < 0) this.#fail(ErrorCodes.BPF_ATTACH, `detaching TLS probes from ${path}`, ret, 'detach only paths that were attached');
@@ -278,6 +343,14 @@ export class BpfLoader {
     const keys: ConnKey[] = [];
     for (let i = 0; i < n; i++) keys.push([out[2 * i]!, out[2 * i + 1]!]);
     return keys;
+  }
+
+  /** Pids of processes that exec'd since the last call (at most max; the rest stay queued). */
+  execPids(max = 256): number[] {
+    const out = new Uint32Array(max);
+    const n = this.#api.execPids(this.#live(), out, max);
+    if (n < 0) this.#fail(ErrorCodes.BPF_DRAIN, 'reading exec events', n, 'restart the agent; if it repeats, report it');
+    return Array.from(out.subarray(0, n));
   }
 
   /** Drops one kernel connection entry; false if it was not there. */

@@ -1,5 +1,6 @@
 // What the agent needs from a capture engine (libbpf, bpftrace): start it,
 // know when capture is live, read its loss counters, stop it.
+import type { TlsProbeCounters, TlsProbeStatus, TlsProcessStatus } from './kernel-engine.js';
 export interface CaptureEngine {
   readonly name: 'libbpf' | 'bpftrace';
   /** Loads and attaches; throws FlowscopeError naming what failed. */
@@ -13,4 +14,9 @@ export interface CaptureEngine {
   losses(): Record<string, number>;
   /** Records user space could not parse, by reason. */
   malformed(): Record<string, number>;
+  /** TLS libraries probed (libbpf engine). */
+  readonly tlsLibraries?: readonly TlsProbeStatus[];
+  /** Per process: which TLS library, whether plaintext capture is active, why not (libbpf engine). */
+  tlsStatus?(): TlsProcessStatus[];
+  tlsCounters?(): TlsProbeCounters;
 }

@@ -1,6 +1,9 @@
 // The libbpf capture engine: loads the eBPF object through the native loader,
 // attaches syscall tracepoints and TLS probes, and drains the ring buffer in
 // batches on a worker thread while the previous batch is parsed here.
+// TLS binaries (tls-discovery.ts) are probed once per file, when a process is
+// seen using one (at exec, or by the /proc scan every 2 s), detached when the
+// last such process exits, up to maxTlsBinaries files at once.
 import { existsSync } from 'node:fs';
 import { BpfLoader } from '../../native/loader.js';
 import type { Logger } from '../log.js';
@@ -8,12 +11,16 @@ import type { Pipeline } from '../pipeline.js';
 import { MonotonicClock } from '../flows/clock.js';
 import { LOSS_CAUSES } from './record-layout.generated.js';
 import { RecordReader } from './record-reader.js';
+import type { CaptureEngine } from './engine.js';
 import type { RecordingWriter } from './recording.js';
-import { TlsDiscovery } from './tls-discovery.js';
+import type { TlsLibraryKind } from './tls-binaries.js';
+import { TlsDiscovery, type ScanResult, type TlsFile } from './tls-discovery.js';
 
 export interface KernelEngineOptions {
   maxCaptureBytes: number;
   tlsProbes: boolean;
+  /** Binaries (files) probed at once, at most; more are reported as "cap reached". Default 64. */
+  maxTlsBinaries?: number;
   /** Every drained batch is also appended here (flowscope record). */
   recorder?: RecordingWriter;
 }
@@ -24,16 +31,54 @@ export interface TlsProbeStatus {
   error?: string;
 }
 
+/** One process's use of one TLS implementation, as `flowscope tls` and /v1/status show it. */
+export interface TlsProcessStatus {
+  pid: number;
+  comm: string;
+  exe: string;
+  library: TlsLibraryKind;
+  /** The file as the process sees it. */
+  path: string;
+  version?: string;
+  /** Plaintext capture is live for this file. */
+  active: boolean;
+  /** Why not, when not active: stripped, unsupported Go version, cap reached, attach failed: ERRNO ... */
+  reason?: string;
+}
+
+export interface TlsProbeCounters {
+  /** Files probed right now. */
+  probedBinaries: number;
+  maxProbedBinaries: number;
+  /** Files not probed because the cap was reached (counted each time one is refused). */
+  capRefused: number;
+  attachFailures: number;
+  /** Probes removed because the last process using the file exited. */
+  detached: number;
+}
+
+interface ProbedFile {
+  file: TlsFile;
+  probes: number;
+  /** Host libraries stay probed with no user, for processes started later. */
+  permanent: boolean;
+  error?: string;
+}
+
+export const DEFAULT_MAX_TLS_BINARIES = 64;
 /** A drain returns once a batch has gathered (native/loader.c) or after this long: the latency bound. */
 const DRAIN_TIMEOUT_MS = 50;
 const DRAIN_BUFFER_BYTES = 4 << 20;
 /** How often new processes are scanned for TLS libraries and dead ones collected. */
 const HOUSEKEEPING_MS = 2000;
 
-export class KernelEngine {
+export class KernelEngine implements CaptureEngine {
+  readonly name = 'libbpf';
   readonly reader = new RecordReader();
-  readonly tlsLibraries: TlsProbeStatus[] = [];
   readonly #discovery = new TlsDiscovery();
+  /** Every TLS file an attach was tried on, by dev:inode, while it is in use. */
+  readonly #probed = new Map<string, ProbedFile>();
+  readonly #tlsCounters: TlsProbeCounters;
   #loader: BpfLoader | undefined;
   #running = false;
   #loop: Promise<void> | undefined;
@@ -47,7 +92,15 @@ export class KernelEngine {
     readonly pipeline: Pipeline,
     readonly log: Logger,
     readonly options: KernelEngineOptions,
-  ) {}
+  ) {
+    this.#tlsCounters = {
+      probedBinaries: 0,
+      maxProbedBinaries: options.maxTlsBinaries ?? DEFAULT_MAX_TLS_BINARIES,
+      capRefused: 0,
+      attachFailures: 0,
+      detached: 0,
+    };
+  }
 
   /** Loads and attaches; throws FlowscopeError naming the failed step. */
   start(): void {
@@ -61,7 +114,8 @@ export class KernelEngine {
       throw err;
     }
     if (this.options.tlsProbes) {
-      this.#probeTls([...this.#discovery.hostLibraries(), ...this.#discovery.scanNewProcesses()]);
+      for (const lib of this.#discovery.hostLibraries()) this.#probeTls(lib, true);
+      this.#rescanTls();
     }
     this.#running = true;
     this.#loop = this.#drainLoop(loader);
@@ -76,6 +130,10 @@ export class KernelEngine {
   }
 
   /** Kernel loss counters by cause, summed over CPUs. */
+  malformed(): Record<string, number> {
+    return { ...this.reader.stats.malformed };
+  }
+
   losses(): Record<string, number> {
     if (!this.#loader) return this.#lossesAtClose;
     const out: Record<string, number> = {};
@@ -114,6 +172,7 @@ export class KernelEngine {
       const nowMs = Date.now();
       if (length > 0) this.options.recorder?.append(filled, length, nowMs);
       this.pipeline.handleBatch(this.reader, filled, length, nowMs);
+      if (this.options.tlsProbes) this.#probeExecs(loader);
       this.batches++;
       if (this.#firstBatch) {
         this.#firstBatch();
@@ -123,23 +182,114 @@ export class KernelEngine {
     await inFlight.catch(() => 0);
   }
 
-  #probeTls(libraries: { path: string }[]): void {
-    for (const lib of libraries) {
-      try {
-        const probes = this.#loader!.attachSsl(lib.path);
-        this.tlsLibraries.push({ path: lib.path, probes });
-        this.log.info({ path: lib.path, probes }, 'TLS library probed');
-      } catch (err) {
-        this.tlsLibraries.push({ path: lib.path, probes: 0, error: (err as Error).message });
-        this.log.warn({ path: lib.path, err: (err as Error).message }, 'TLS library could not be probed');
+  /** Probe attach results by file (path, probe count, error), for metrics and status. */
+  get tlsLibraries(): TlsProbeStatus[] {
+    return [...this.#probed.values()].map((p) => ({ path: p.file.path, probes: p.probes, ...(p.error ? { error: p.error } : {}) }));
+  }
+
+  /** Per process and TLS implementation: what was found and whether plaintext capture is live. */
+  tlsStatus(): TlsProcessStatus[] {
+    const rows: TlsProcessStatus[] = [];
+    for (const proc of this.#discovery.processes()) {
+      for (const fileId of proc.files) {
+        const file = this.#discovery.file(fileId);
+        if (!file) continue;
+        const probed = this.#probed.get(fileId);
+        const active = probed !== undefined && probed.probes > 0;
+        let reason: string | undefined;
+        if (!this.options.tlsProbes) reason = 'TLS probes turned off (--no-tls-probes)';
+        else if (file.unprobeable) reason = file.unprobeable;
+        else if (!active) reason = probed?.error ?? 'not probed yet';
+        rows.push({
+          pid: proc.pid,
+          comm: proc.comm,
+          exe: proc.exe,
+          library: file.kind,
+          path: file.path.replace(/^\/proc\/\d+\/root(?=\/)/, ''),
+          ...(file.version ? { version: file.version } : {}),
+          active,
+          ...(reason ? { reason } : {}),
+        });
       }
     }
+    return rows.sort((a, b) => a.pid - b.pid || a.path.localeCompare(b.path));
+  }
+
+  tlsCounters(): TlsProbeCounters {
+    return { ...this.#tlsCounters, probedBinaries: [...this.#probed.values()].filter((p) => p.probes > 0).length };
+  }
+
+  #probeTls(file: TlsFile, permanent: boolean): void {
+    const known = this.#probed.get(file.fileId);
+    if (known?.probes) {
+      known.permanent ||= permanent;
+      return;
+    }
+    if (file.unprobeable) return;
+    if (this.tlsCounters().probedBinaries >= this.#tlsCounters.maxProbedBinaries) {
+      this.#tlsCounters.capRefused++;
+      const error = `cap reached (${this.#tlsCounters.maxProbedBinaries} probed binaries)`;
+      this.#probed.set(file.fileId, { file, probes: 0, permanent, error });
+      this.log.warn({ path: file.path, kind: file.kind }, 'TLS binary not probed: cap reached');
+      return;
+    }
+    try {
+      const probes = file.go ? this.#loader!.attachGoTls(file.path, file.go) : this.#loader!.attachSsl(file.path);
+      this.#probed.set(file.fileId, { file, probes, permanent });
+      this.log.info({ path: file.path, kind: file.kind, version: file.version, probes }, 'TLS binary probed');
+    } catch (err) {
+      this.#tlsCounters.attachFailures++;
+      const error = `attach failed: ${(err as Error).message}`;
+      this.#probed.set(file.fileId, { file, probes: 0, permanent, error });
+      this.log.warn({ path: file.path, kind: file.kind, err: (err as Error).message }, 'TLS binary could not be probed');
+    }
+  }
+
+  /** Processes that just exec'd: probe their TLS binaries now rather than at the next scan. */
+  #probeExecs(loader: BpfLoader): void {
+    let pids: number[];
+    try {
+      pids = loader.execPids();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'reading exec events failed');
+      return;
+    }
+    if (pids.length > 0) this.#applyScan(this.#discovery.scanPids(pids));
+  }
+
+  /** Probes files new processes use; detaches files no process uses any more. */
+  #rescanTls(): void {
+    this.#applyScan(this.#discovery.scan());
+  }
+
+  #applyScan({ newlyUsed, unused }: ScanResult): void {
+    for (const file of unused) {
+      const probed = this.#probed.get(file.fileId);
+      if (!probed || probed.permanent) continue;
+      this.#probed.delete(file.fileId);
+      if (probed.probes === 0) continue;
+      try {
+        this.#loader!.detachSsl(probed.file.path);
+        this.#tlsCounters.detached++;
+        this.log.info({ path: probed.file.path, kind: probed.file.kind }, 'TLS probes detached: last user exited');
+      } catch (err) {
+        this.log.warn({ path: probed.file.path, err: (err as Error).message }, 'TLS probes could not be detached');
+      }
+    }
+    // Retry files refused for the cap once room has been made.
+    for (const [fileId, probed] of this.#probed) {
+      if (probed.probes === 0 && probed.error?.startsWith('cap reached') && this.#discovery.users(fileId) > 0) {
+        this.#probed.delete(fileId);
+        newlyUsed.push(probed.file);
+      }
+    }
+    for (const file of newlyUsed) this.#probeTls(file, false);
   }
 
   /** New TLS libraries, and connections of processes that exited without close(). */
   #housekeep(): void {
     if (!this.#loader) return;
-    if (this.options.tlsProbes) this.#probeTls(this.#discovery.scanNewProcesses());
+    if (this.options.tlsProbes) this.#rescanTls();
     const now = MonotonicClock.nowNs();
     const dead = new Map<number, boolean>();
     const isDead = (tgid: number): boolean => {
