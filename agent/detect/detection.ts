@@ -1,0 +1,169 @@
+// Detection as one unit for the agent: the persisted baseline, the anomaly
+// engine and its detectors, fed from the pipeline, with what the HTTP API and
+// the CLI serve (service map, anomalies, status) and change (accept, relearn).
+import { Baseline, type BaselineMode, type BaselineOptions, type BaselineCounters } from '../baseline/baseline.js';
+import { serviceMap, type ServiceMap } from '../baseline/service-map.js';
+import type { Exchange } from '../flows/exchange.js';
+import type { Anomaly, AnomalyKind, AnomalyState, Flow, Severity } from '../schema/flow.js';
+import type { DetectorConfigInput } from './detector-config.js';
+import { AnomalyEngine, type AnomalyListener, type AnomalyQuery, type EngineCounters } from './engine.js';
+import type { Detector } from './finding.js';
+
+export interface DetectionOptions {
+  baseline?: BaselineOptions;
+  config?: DetectorConfigInput;
+  /** Detectors that need no baseline (content, per-source), already configured. */
+  detectors?: Detector[];
+  /** How often the engine ticks (window-based detectors, closing anomalies); default 1 s. */
+  tickIntervalMs?: number;
+  now?: () => number;
+}
+
+export interface DetectionStatus {
+  mode: BaselineMode;
+  learnUntil: string;
+  relearning: Record<string, string>;
+  edges: number;
+  endpoints: number;
+  openAnomalies: number;
+  baseline: BaselineCounters;
+  engine: EngineCounters;
+}
+
+const ANOMALY_KINDS = new Set<string>([
+  'NEW_EDGE', 'NEW_ENDPOINT', 'NEW_PROTOCOL', 'PLAINTEXT', 'AUTH_FAILURE_BURST', 'SCAN', 'ENUMERATION', 'RATE_SPIKE',
+  'ERROR_SPIKE', 'LATENCY_SPIKE', 'INJECTION', 'SENSITIVE_DATA', 'JWT_WEAKNESS', 'LARGE_TRANSFER',
+]);
+
+/**
+ * `?state=OPEN&kind=NEW_EDGE&since=2026-11-23T10:00:00Z&limit=50` → a query;
+ * a bad parameter gives an error naming it (the API answers 400).
+ */
+export function anomalyQueryFromParams(params: URLSearchParams): { query: AnomalyQuery } | { error: string } {
+  const query: AnomalyQuery = {};
+  const state = params.get('state');
+  if (state !== null) {
+    if (state !== 'OPEN' && state !== 'CLOSED') return { error: `state must be OPEN or CLOSED, not "${state}"` };
+    query.state = state as AnomalyState;
+  }
+  const kind = params.get('kind');
+  if (kind !== null) {
+    if (!ANOMALY_KINDS.has(kind)) return { error: `unknown anomaly kind "${kind}"` };
+    query.kind = kind as AnomalyKind;
+  }
+  const since = params.get('since');
+  if (since !== null) {
+    const ms = Date.parse(since);
+    if (!Number.isFinite(ms)) return { error: `since must be an RFC 3339 time, not "${since}"` };
+    query.sinceMs = ms;
+  }
+  const limit = params.get('limit');
+  if (limit !== null) {
+    const n = Number(limit);
+    if (!Number.isInteger(n) || n < 1 || n > 10_000) return { error: `limit must be an integer from 1 to 10000, not "${limit}"` };
+    query.limit = n;
+  }
+  return { query };
+}
+
+export class Detection {
+  readonly baseline: Baseline;
+  readonly engine: AnomalyEngine;
+  readonly #tickIntervalMs: number;
+  readonly #now: () => number;
+  #lastTickMs = 0;
+
+  constructor(options: DetectionOptions = {}) {
+    this.#now = options.now ?? Date.now;
+    this.baseline = new Baseline({ now: this.#now, ...options.baseline });
+    this.engine = new AnomalyEngine({
+      baseline: this.baseline, now: this.#now,
+      ...(options.config ? { config: options.config } : {}),
+      ...(options.detectors ? { detectors: options.detectors } : {}),
+    });
+    this.#tickIntervalMs = options.tickIntervalMs ?? 1000;
+  }
+
+  /** For pipeline.onFlow. */
+  readonly onFlow = (flow: Flow, exchange: Exchange): void => {
+    this.engine.observe(flow, exchange);
+  };
+
+  /** For pipeline.onTick (called every batch): ticks the engine once per interval. */
+  readonly onTick = (): void => {
+    const now = this.#now();
+    if (now - this.#lastTickMs < this.#tickIntervalMs) return;
+    this.#lastTickMs = now;
+    this.engine.tick(now);
+  };
+
+  onAnomaly(listener: AnomalyListener): void {
+    this.engine.onAnomaly(listener);
+  }
+
+  /** GET /v1/map. */
+  map(): ServiceMap {
+    return serviceMap(this.baseline, this.#now());
+  }
+
+  /** GET /v1/anomalies. */
+  anomalies(query: AnomalyQuery = {}): Anomaly[] {
+    return this.engine.anomalies(query);
+  }
+
+  /** POST accept: undefined when the id is unknown (404). */
+  accept(id: string): Anomaly | undefined {
+    const accepted = this.engine.accept(id);
+    if (accepted) this.baseline.checkpoint();
+    return accepted;
+  }
+
+  /** POST relearn of one workload (node id such as `shop/orders`, or a workload name). */
+  relearn(workload: string): { nodes: string[]; droppedEdges: number; learnUntil: string } {
+    const result = this.engine.relearn(workload, this.#now());
+    this.baseline.checkpoint();
+    return { nodes: result.nodes, droppedEdges: result.droppedEdges, learnUntil: new Date(result.learnUntilMs).toISOString() };
+  }
+
+  /** For status / doctor / metrics. */
+  status(): DetectionStatus {
+    const mode = this.baseline.mode(this.#now());
+    return {
+      mode: mode.mode,
+      learnUntil: new Date(mode.learnUntilMs).toISOString(),
+      relearning: Object.fromEntries(Object.entries(mode.relearning).map(([node, until]) => [node, new Date(until).toISOString()])),
+      edges: this.baseline.edgeCount,
+      endpoints: this.baseline.endpointCount,
+      openAnomalies: this.engine.anomalies({ state: 'OPEN' }).length,
+      baseline: { ...this.baseline.counters },
+      engine: { ...this.engine.counters },
+    };
+  }
+
+  /**
+   * The shape agent/server/http-server.ts ServerProviders asks for: lower-case
+   * states ('all' for both), accept as a boolean, relearn as the number of
+   * baseline edges reset.
+   */
+  serverProviders(): {
+    map(): ServiceMap;
+    anomalies(query: { state: 'open' | 'closed' | 'all'; severity?: Severity }): Anomaly[];
+    accept(id: string): boolean;
+    relearn(workload: string): number;
+  } {
+    return {
+      map: () => this.map(),
+      anomalies: (query) => this.anomalies({
+        ...(query.state === 'all' ? {} : { state: query.state === 'open' ? 'OPEN' : 'CLOSED' }),
+        ...(query.severity ? { severity: query.severity } : {}),
+      }),
+      accept: (id) => this.accept(id) !== undefined,
+      relearn: (workload) => this.relearn(workload).droppedEdges,
+    };
+  }
+
+  /** On agent stop: last checkpoint, database closed. */
+  close(): void {
+    this.engine.close();
+  }
+}
