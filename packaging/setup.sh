@@ -19,8 +19,9 @@ fi
 # g++ and python3: better-sqlite3 (the baseline store) compiles its addon with node-gyp.
 packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make gcc g++ python3 pkg-config)
 if [ "$for_tests" = 1 ]; then
-  packages+=(nginx curl openssl python3-grpcio nghttp2-client tshark iproute2 wrk util-linux
-    golang-go chromium rsyslog rsyslog-gnutls bpftrace systemd)
+  packages+=(nginx curl openssl libssl-dev python3-grpcio nghttp2-client tshark iproute2 wrk util-linux
+    golang-go chromium rsyslog rsyslog-gnutls bpftrace systemd wfuzz dirb
+    golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev)
 fi
 
 missing=()
@@ -41,6 +42,14 @@ fi
 if [ ! -d /sys/kernel/tracing/events/syscalls ] && [ ! -d /sys/kernel/debug/tracing/events/syscalls ]; then
   say "mounting tracefs"
   mount -t tracefs nodev /sys/kernel/tracing
+fi
+
+# The identity and detection-scenario tests put processes into cgroup v2 groups.
+# A host with only v1 hierarchies (a tmpfs at /sys/fs/cgroup) gets v2 mounted beside them.
+if [ "$for_tests" = 1 ] && ! grep -q ' cgroup2 ' /proc/self/mounts; then
+  say "mounting cgroup2 at /sys/fs/cgroup/unified"
+  mkdir -p /sys/fs/cgroup/unified
+  mount -t cgroup2 none /sys/fs/cgroup/unified
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
