@@ -11,6 +11,7 @@ export const ErrorCodes = {
   OUTPUT: 'FLOWSCOPE_ERR_OUTPUT',
   SCHEMA: 'FLOWSCOPE_ERR_SCHEMA',
   BPFTRACE: 'FLOWSCOPE_ERR_BPFTRACE',
+  CONFIG: 'FLOWSCOPE_ERR_CONFIG',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

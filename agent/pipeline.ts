@@ -33,6 +33,8 @@ export interface PipelineCounters {
   decodeErrors: Map<string, number>; // "<protocol> <code>" → count
   unpairedResponses: number;
   selfEvents: number;
+  /** Connections left out by the capture filter. */
+  excludedConnections: number;
 }
 
 /**
@@ -60,7 +62,11 @@ export class Pipeline {
     decodeErrors: new Map(),
     unpairedResponses: 0,
     selfEvents: 0,
+    excludedConnections: 0,
   };
+  /** Connections the capture filter left out, by tgid:fd:generation. */
+  readonly #excluded = new Set<string>();
+  #admit: ((open: ConnOpenEvent) => boolean) | undefined;
   readonly #listeners: FlowListener[] = [];
   readonly #connectionListeners: ConnectionListener[] = [];
   readonly #enrichers: EndpointEnricher[] = [];
@@ -112,6 +118,29 @@ export class Pipeline {
     this.#connectionListeners.push(listener);
   }
 
+  /**
+   * Only connections `admit` accepts when they open are tracked (the config's
+   * capture include and exclude lists); undefined admits all. Replaceable at any time.
+   */
+  setAdmission(admit: ((open: ConnOpenEvent) => boolean) | undefined): void {
+    this.#admit = admit;
+    if (!admit) this.#excluded.clear();
+  }
+
+  #admitted(event: SocketEvent): boolean {
+    const key = `${event.tgid}:${event.fd}:${event.connGen}`;
+    if (event.kind === 'open') {
+      if (this.#admit!(event)) return true;
+      if (this.#excluded.size >= this.conns.options.maxConnections) this.#excluded.delete(this.#excluded.values().next().value as string);
+      this.#excluded.add(key);
+      this.counters.excludedConnections++;
+      return false;
+    }
+    if (!this.#excluded.has(key)) return true;
+    if (event.kind === 'close') this.#excluded.delete(key);
+    return false;
+  }
+
   /** Every connection as it opens (identity reads the process while it still exists). */
   onConnOpen(listener: (event: ConnOpenEvent) => void): void {
     this.#openListeners.push(listener);
@@ -161,6 +190,7 @@ export class Pipeline {
       this.counters.selfEvents++;
       return;
     }
+    if (this.#admit && !this.#admitted(event)) return;
     this.counters.events[event.kind]++;
     if (event.kind === 'open') for (const listener of this.#openListeners) listener(event);
     if (event.kind === 'data') this.counters.payloadBytes += event.payload.length;

@@ -7,6 +7,7 @@
 // identity. Kubernetes data arrives asynchronously from the watches.
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
+import { BoundedMap } from '../bounded-map.js';
 import { ErrorCodes, FlowscopeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Endpoint } from '../schema/flow.js';
@@ -105,42 +106,6 @@ const MAX_COMMS_PER_PROCESS = 8;
 // The kernel truncates comm to 15 bytes.
 const COMM_MAX = 15;
 
-/** Insertion-ordered Map as an LRU: a hit moves the key to the end. */
-class Lru<K, V> {
-  readonly #map = new Map<K, V>();
-  constructor(readonly capacity: number, readonly onEvict: () => void) {}
-
-  get(key: K): V | undefined {
-    const value = this.#map.get(key);
-    if (value !== undefined) {
-      this.#map.delete(key);
-      this.#map.set(key, value);
-    }
-    return value;
-  }
-
-  set(key: K, value: V): void {
-    this.#map.delete(key);
-    if (this.#map.size >= this.capacity) {
-      this.#map.delete(this.#map.keys().next().value as K);
-      this.onEvict();
-    }
-    this.#map.set(key, value);
-  }
-
-  delete(key: K): void {
-    this.#map.delete(key);
-  }
-
-  clear(): void {
-    this.#map.clear();
-  }
-
-  get size(): number {
-    return this.#map.size;
-  }
-}
-
 /** comm, or the executable's name when comm is the kernel's truncation of it. */
 export function processName(comm: string, exe: string | undefined): string {
   if (exe && comm.length >= COMM_MAX) {
@@ -163,8 +128,8 @@ export class IdentityResolver {
   readonly #users: UserNames;
   readonly #cgroupIds: CgroupIds;
   readonly #containerNames: ContainerNames;
-  readonly #processes: Lru<number, ProcessEntry>;
-  readonly #remotes: Lru<string, { generation: number; match: { workload: string; workloadKind: WorkloadKind } | null }>;
+  readonly #processes: BoundedMap<number, ProcessEntry>;
+  readonly #remotes: BoundedMap<string, { generation: number; match: { workload: string; workloadKind: WorkloadKind } | null }>;
   #rules: NamingRules;
   #rulesGeneration = 0;
   #passwdTimer: NodeJS.Timeout | undefined;
@@ -180,8 +145,8 @@ export class IdentityResolver {
     this.#cgroupIds = new CgroupIds(options.cgroupRoot);
     this.#containerNames = new ContainerNames(options.containerNames);
     this.#rules = new NamingRules(options.namingRules ?? []);
-    this.#processes = new Lru(options.processCacheSize ?? 8192, () => this.counters.cacheEvictions++);
-    this.#remotes = new Lru(options.remoteCacheSize ?? 8192, () => this.counters.remoteCacheEvictions++);
+    this.#processes = new BoundedMap(options.processCacheSize ?? 8192, () => this.counters.cacheEvictions++);
+    this.#remotes = new BoundedMap(options.remoteCacheSize ?? 8192, () => this.counters.remoteCacheEvictions++);
     const kubernetes = options.kubernetes ?? 'auto';
     const wantKube = this.#enabled && (kubernetes === true || (kubernetes === 'auto' && (Boolean(options.kubeconfig) || inCluster())));
     if (wantKube) {

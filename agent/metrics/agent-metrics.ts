@@ -2,10 +2,11 @@
 // plain numbers on its hot path; these collectors read them at scrape time, so
 // instrumentation costs nothing per event.
 import client from 'prom-client';
-import type { KernelEngine } from '../capture/kernel-engine.js';
+import type { CaptureEngine } from '../capture/engine.js';
 import type { Pipeline } from '../pipeline.js';
 
-export function createAgentMetrics(pipeline: Pipeline, engine: KernelEngine | undefined, outputDropped: () => number): client.Registry {
+/** `engine()` is read at scrape time: the engine starts after the registry exists. */
+export function createAgentMetrics(pipeline: Pipeline, engine: () => CaptureEngine | undefined, outputDropped: () => number): client.Registry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'flowscope_process_' });
   const c = pipeline.counters;
@@ -43,9 +44,10 @@ export function createAgentMetrics(pipeline: Pipeline, engine: KernelEngine | un
     name: 'flowscope_loss_total', help: 'Data lost or not captured, by cause (kernel, stream reassembly, record parsing, outputs).', labelNames: ['cause'], registers: [registry],
     collect() {
       this.reset();
-      if (engine) {
-        for (const [cause, n] of Object.entries(engine.losses())) this.inc({ cause: `kernel_${cause}` }, n);
-        for (const [reason, n] of Object.entries(engine.reader.stats.malformed)) this.inc({ cause: `record_${reason}` }, n);
+      const capture = engine();
+      if (capture) {
+        for (const [cause, n] of Object.entries(capture.losses())) this.inc({ cause: `kernel_${cause}` }, n);
+        for (const [reason, n] of Object.entries(capture.malformed())) this.inc({ cause: `record_${reason}` }, n);
       }
       this.inc({ cause: 'stream_gap' }, conns.counters.gaps);
       this.inc({ cause: 'stream_hold_overflow' }, conns.counters.holdOverflows);
@@ -62,13 +64,22 @@ export function createAgentMetrics(pipeline: Pipeline, engine: KernelEngine | un
     name: 'flowscope_connections_tracked', help: 'Connections tracked in user space.', registers: [registry],
     collect() { this.set(conns.size); },
   });
+  new client.Gauge({
+    name: 'flowscope_tls_binaries_probed', help: 'Binaries with TLS library uprobes, by outcome (attached or failed).', labelNames: ['outcome'], registers: [registry],
+    collect() {
+      this.reset();
+      const libraries = engine()?.tlsLibraries ?? [];
+      this.set({ outcome: 'attached' }, libraries.filter((l) => l.error === undefined).length);
+      this.set({ outcome: 'failed' }, libraries.filter((l) => l.error !== undefined).length);
+    },
+  });
   return registry;
 }
 
 /** Everything `flowscope status` and /v1/status show: capture and loss counters. */
-export function statusSnapshot(pipeline: Pipeline, engine: KernelEngine | undefined, outputDropped: number): Record<string, unknown> {
+export function statusSnapshot(pipeline: Pipeline, engine: CaptureEngine | undefined, outputDropped: number): Record<string, unknown> {
   return {
-    engine: engine ? 'libbpf' : 'none',
+    engine: engine?.name ?? 'none',
     events: pipeline.counters.events,
     payloadBytes: pipeline.counters.payloadBytes,
     flows: pipeline.counters.flows,
@@ -77,8 +88,10 @@ export function statusSnapshot(pipeline: Pipeline, engine: KernelEngine | undefi
     decodeErrors: Object.fromEntries(pipeline.counters.decodeErrors),
     unpairedResponses: pipeline.counters.unpairedResponses,
     kernelLosses: engine?.losses() ?? {},
-    malformedRecords: engine?.reader.stats.malformed ?? {},
+    malformedRecords: engine?.malformed() ?? {},
     tlsLibraries: engine?.tlsLibraries ?? [],
+    tls: engine?.tlsStatus?.() ?? [],
+    tlsProbes: engine?.tlsCounters?.() ?? null,
     outputDropped,
   };
 }

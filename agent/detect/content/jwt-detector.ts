@@ -4,7 +4,7 @@
 // Authorization header, cookies and the query string.
 import { RE2JS } from 're2js';
 import type { Detector, Finding, Observation } from '../finding.js';
-import { BoundedMap } from '../source/bounded-map.js';
+import { BoundedMap } from '../../bounded-map.js';
 import { flowWithoutUrl, maskSecret } from './excerpt.js';
 import { decodeJwt, type DecodedJwt } from './jwt.js';
 import { percentDecode } from './text-decoding.js';

@@ -7,7 +7,7 @@
 import { RE2JS, RE2Set } from 're2js';
 import { headerValue, type HeaderField } from '../../../decoders/message.js';
 import type { Detector, Finding, Observation } from '../finding.js';
-import { BoundedMap } from '../source/bounded-map.js';
+import { BoundedMap } from '../../bounded-map.js';
 import { edgeKey } from '../source/source-identity.js';
 import { flowWithoutUrl, maskSecret } from './excerpt.js';
 import {

@@ -3,7 +3,7 @@
 // While learning, each source's peak per-window failure count is recorded;
 // afterwards the detector fires at max(absolute floor, factor × that peak).
 import type { Detector, Finding, Observation } from '../finding.js';
-import { BoundedMap } from './bounded-map.js';
+import { BoundedMap } from '../../bounded-map.js';
 import { RingCounter } from './ring-counter.js';
 import { endpointName, isAuthFailure } from './source-identity.js';
 

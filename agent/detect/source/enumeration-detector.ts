@@ -4,7 +4,7 @@
 // endpoint parameter; afterwards it fires at max(floor, factor × that peak), so
 // an endpoint whose normal clients page through many ids does not alert.
 import type { Detector, Finding, Observation } from '../finding.js';
-import { BoundedMap } from './bounded-map.js';
+import { BoundedMap } from '../../bounded-map.js';
 import { RecentSet } from './recent-set.js';
 import { RingCounter } from './ring-counter.js';
 import { endpointName } from './source-identity.js';

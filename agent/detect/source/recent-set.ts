@@ -1,7 +1,7 @@
 // Distinct values seen within a sliding window, bounded: each value remembers
 // when it was last seen, entries stay ordered by that time, so expiring the
 // window only ever looks at the front. Amortised O(1) per observation.
-import { BoundedMap } from './bounded-map.js';
+import { BoundedMap } from '../../bounded-map.js';
 
 export class RecentSet {
   readonly #lastSeen: BoundedMap<string, number>;

@@ -7,7 +7,7 @@
 // fires at max(minDistinctPorts, portBaselineFactor × that peak).
 import type { ConnectionRecord } from '../../schema/flow.js';
 import type { Detector, Finding, Observation } from '../finding.js';
-import { BoundedMap } from './bounded-map.js';
+import { BoundedMap } from '../../bounded-map.js';
 import { RecentSet } from './recent-set.js';
 import { RingCounter } from './ring-counter.js';
 import { endpointName } from './source-identity.js';

@@ -31,7 +31,7 @@ describe('flowscope CLI', () => {
     const r = await flowscope(['agent', '--max-capture-bytes', 'lots']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/--max-capture-bytes must be a whole number.*fix:/);
+    expect(r.stderr).toMatch(/capture\.maxCaptureBytes \(from --max-capture-bytes\): must be a byte count.*\(fix: .*FLOWSCOPE_ERR_CONFIG/);
   });
 
   it('refuses to start without privileges, in one line', async () => {

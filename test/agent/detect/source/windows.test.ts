@@ -1,7 +1,7 @@
 // The bounded building blocks behind per-source state, text decoding, and
 // detector settings read from the config file.
 import { describe, expect, it } from 'vitest';
-import { BoundedMap } from '../../../../agent/detect/source/bounded-map.js';
+import { BoundedMap } from '../../../../agent/bounded-map.js';
 import { RecentSet } from '../../../../agent/detect/source/recent-set.js';
 import { RingCounter } from '../../../../agent/detect/source/ring-counter.js';
 import { sequentialShare } from '../../../../agent/detect/source/enumeration-detector.js';

@@ -1,6 +1,6 @@
 // A Map with a size cap that forgets the least recently touched key first, and
-// counts what it forgot: per-source detector state must stay bounded however
-// many sources an attacker invents.
+// counts what it forgot: caches and per-source detector state must stay
+// bounded however many processes or sources turn up.
 
 export class BoundedMap<K, V> {
   readonly #entries = new Map<K, V>();
@@ -8,7 +8,10 @@ export class BoundedMap<K, V> {
   /** Keys forgotten to stay under the cap. */
   evictions = 0;
 
-  constructor(cap: number) {
+  constructor(
+    cap: number,
+    readonly onEvict?: () => void,
+  ) {
     this.#cap = Math.max(1, Math.floor(cap));
   }
 
@@ -43,6 +46,7 @@ export class BoundedMap<K, V> {
       const oldest = this.#entries.keys().next().value as K;
       this.#entries.delete(oldest);
       this.evictions++;
+      this.onEvict?.();
     }
   }
 
@@ -57,6 +61,10 @@ export class BoundedMap<K, V> {
 
   delete(key: K): boolean {
     return this.#entries.delete(key);
+  }
+
+  clear(): void {
+    this.#entries.clear();
   }
 
   /** The least recently touched entry. */
