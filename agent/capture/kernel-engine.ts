@@ -72,6 +72,26 @@ const DRAIN_BUFFER_BYTES = 4 << 20;
 /** How often new processes are scanned for TLS libraries and dead ones collected. */
 const HOUSEKEEPING_MS = 2000;
 
+/** One row of `flowscope tls`: a process, the TLS implementation found in it, and its capture state. */
+export function tlsStatusRow(
+  proc: { pid: number; comm: string; exe: string },
+  file: TlsFile,
+  active: boolean,
+  reason: string | undefined,
+): TlsProcessStatus {
+  return {
+    pid: proc.pid,
+    comm: proc.comm,
+    exe: proc.exe,
+    library: file.kind,
+    // Files inside containers are reached through /proc/PID/root: show the path the process sees.
+    path: file.path.replace(/^\/proc\/\d+\/root(?=\/)/, ''),
+    ...(file.version ? { version: file.version } : {}),
+    active,
+    ...(reason ? { reason } : {}),
+  };
+}
+
 export class KernelEngine implements CaptureEngine {
   readonly name = 'libbpf';
   readonly reader = new RecordReader();
@@ -200,16 +220,7 @@ export class KernelEngine implements CaptureEngine {
         if (!this.options.tlsProbes) reason = 'TLS probes turned off (--no-tls-probes)';
         else if (file.unprobeable) reason = file.unprobeable;
         else if (!active) reason = probed?.error ?? 'not probed yet';
-        rows.push({
-          pid: proc.pid,
-          comm: proc.comm,
-          exe: proc.exe,
-          library: file.kind,
-          path: file.path.replace(/^\/proc\/\d+\/root(?=\/)/, ''),
-          ...(file.version ? { version: file.version } : {}),
-          active,
-          ...(reason ? { reason } : {}),
-        });
+        rows.push(tlsStatusRow(proc, file, active, reason));
       }
     }
     return rows.sort((a, b) => a.pid - b.pid || a.path.localeCompare(b.path));

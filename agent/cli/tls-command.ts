@@ -3,7 +3,7 @@
 // (the `tls` field of /v1/status); with no agent reachable, or with --local,
 // scans this host itself (same discovery, nothing attached: capture is "no").
 import type { ParseArgsConfig } from 'node:util';
-import type { TlsProcessStatus } from '../capture/kernel-engine.js';
+import { tlsStatusRow, type TlsProcessStatus } from '../capture/kernel-engine.js';
 import { TlsDiscovery } from '../capture/tls-discovery.js';
 import { ErrorCodes, FlowscopeError } from '../errors.js';
 import { requestJson, serverTarget } from '../server/api-client.js';
@@ -76,16 +76,7 @@ export function localReport(why: string): TlsReport {
     for (const fileId of proc.files) {
       const file = discovery.file(fileId);
       if (!file) continue;
-      processes.push({
-        pid: proc.pid,
-        comm: proc.comm,
-        exe: proc.exe,
-        library: file.kind,
-        path: file.path.replace(/^\/proc\/\d+\/root(?=\/)/, ''),
-        ...(file.version ? { version: file.version } : {}),
-        active: false,
-        reason: file.unprobeable ?? 'no agent running',
-      });
+      processes.push(tlsStatusRow(proc, file, false, file.unprobeable ?? 'no agent running'));
     }
   }
   processes.sort((a, b) => a.pid - b.pid || a.path.localeCompare(b.path));

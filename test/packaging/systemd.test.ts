@@ -125,7 +125,13 @@ findmnt -rno TARGET | grep -v -E '^/(proc|dev)(/|$)' | while read -r target; do
 done
 mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys
 mount --bind "$STATE" /var/lib && mount -o remount,bind,rw /var/lib
+# PrivateTmp hides /tmp; a checkout under /tmp (a CI clone) is bound back in, read-only.
+exec 3<.
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+case "$PWD" in /tmp/*)
+  mkdir -p "$PWD" && mount --no-canonicalize --bind /proc/self/fd/3 "$PWD" && mount -o remount,bind,ro "$PWD" && cd "$PWD";;
+esac
+exec 3<&-
 for path in /etc /usr /sys/fs/cgroup /proc/sys/kernel; do
   if touch "$path/.flowscope-probe" 2>/dev/null; then rm -f "$path/.flowscope-probe"; echo "$path is still writable" >&2; exit 97; fi
 done
