@@ -157,8 +157,18 @@ outputs:
   };
 }
 
-/** Returns a function giving the anomaly records appended since its last call. */
+/**
+ * Returns a function giving the anomaly records about the lab appended since
+ * its last call. The agent watches the whole host: what other processes on it
+ * do (a test runner polling an agent, say) is not part of the scenario.
+ */
 function anomalyReader(path) {
+  const inLab = (a) => [a.source?.ip, a.destination?.ip].some((ip) => typeof ip === 'string' && ip.startsWith('198.18.10.'));
+  const read = allAnomalies(path);
+  return () => read().filter(inLab);
+}
+
+function allAnomalies(path) {
   let offset = 0;
   let partial = '';
   return () => {
