@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ErrorCodes, FlowscopeError } from '../errors.js';
 import { runAgent } from './agent-command.js';
+import { acceptUsage, baselineOptions, relearnUsage, runAccept, runRelearn } from './baseline-commands.js';
 import { runConfig } from './config-command.js';
 import { runDoctor } from './doctor-command.js';
 import { anomaliesOptions, anomaliesUsage, runAnomalies } from './anomalies-command.js';
@@ -177,6 +178,20 @@ Examples:
     usage: statusUsage,
     options: statusOptions,
     run: (v) => runStatus(v),
+  },
+  accept: {
+    summary: 'take an anomaly into the baseline (it is expected)',
+    usage: acceptUsage,
+    options: baselineOptions,
+    positionals: true,
+    run: (v, p) => runAccept(v, p),
+  },
+  relearn: {
+    summary: 'learn one workload again',
+    usage: relearnUsage,
+    options: baselineOptions,
+    positionals: true,
+    run: (v, p) => runRelearn(v, p),
   },
   tls: {
     summary: 'per process: TLS library found, plaintext capture active or why not',
