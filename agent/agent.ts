@@ -266,7 +266,7 @@ export class Agent {
 }
 
 /** 'HOST:PORT' → parts; 'off' → undefined (the config validated the shape). */
-export function parseListen(listen: string): { host: string; port: number } | undefined {
+function parseListen(listen: string): { host: string; port: number } | undefined {
   if (listen === 'off') return undefined;
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listen);
   if (!m) throw new FlowscopeError(ErrorCodes.CONFIG, `stream.listen must be HOST:PORT or 'off', got '${listen}'`, 'e.g. 127.0.0.1:7070');

@@ -7,8 +7,6 @@ import type { CaptureEngine } from './engine.js';
 
 export type EngineChoice = 'auto' | 'libbpf' | 'bpftrace';
 
-export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'libbpf', 'bpftrace'];
-
 /** Starts the chosen engine; in `auto`, falls back to bpftrace when libbpf cannot load. */
 export function startEngine(
   choice: EngineChoice,

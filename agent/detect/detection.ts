@@ -4,7 +4,7 @@
 import { Baseline, type BaselineMode, type BaselineOptions, type BaselineCounters } from '../baseline/baseline.js';
 import { serviceMap, type ServiceMap } from '../baseline/service-map.js';
 import type { Exchange } from '../flows/exchange.js';
-import type { Anomaly, AnomalyKind, AnomalyState, Flow, Severity } from '../schema/flow.js';
+import type { Anomaly, Flow, Severity } from '../schema/flow.js';
 import type { DetectorConfigInput } from './detector-config.js';
 import { AnomalyEngine, type AnomalyListener, type AnomalyQuery, type EngineCounters } from './engine.js';
 import type { Detector } from './finding.js';
@@ -28,42 +28,6 @@ export interface DetectionStatus {
   openAnomalies: number;
   baseline: BaselineCounters;
   engine: EngineCounters;
-}
-
-const ANOMALY_KINDS = new Set<string>([
-  'NEW_EDGE', 'NEW_ENDPOINT', 'NEW_PROTOCOL', 'PLAINTEXT', 'AUTH_FAILURE_BURST', 'SCAN', 'ENUMERATION', 'RATE_SPIKE',
-  'ERROR_SPIKE', 'LATENCY_SPIKE', 'INJECTION', 'SENSITIVE_DATA', 'JWT_WEAKNESS', 'LARGE_TRANSFER',
-]);
-
-/**
- * `?state=OPEN&kind=NEW_EDGE&since=2026-11-23T10:00:00Z&limit=50` → a query;
- * a bad parameter gives an error naming it (the API answers 400).
- */
-export function anomalyQueryFromParams(params: URLSearchParams): { query: AnomalyQuery } | { error: string } {
-  const query: AnomalyQuery = {};
-  const state = params.get('state');
-  if (state !== null) {
-    if (state !== 'OPEN' && state !== 'CLOSED') return { error: `state must be OPEN or CLOSED, not "${state}"` };
-    query.state = state as AnomalyState;
-  }
-  const kind = params.get('kind');
-  if (kind !== null) {
-    if (!ANOMALY_KINDS.has(kind)) return { error: `unknown anomaly kind "${kind}"` };
-    query.kind = kind as AnomalyKind;
-  }
-  const since = params.get('since');
-  if (since !== null) {
-    const ms = Date.parse(since);
-    if (!Number.isFinite(ms)) return { error: `since must be an RFC 3339 time, not "${since}"` };
-    query.sinceMs = ms;
-  }
-  const limit = params.get('limit');
-  if (limit !== null) {
-    const n = Number(limit);
-    if (!Number.isInteger(n) || n < 1 || n > 10_000) return { error: `limit must be an integer from 1 to 10000, not "${limit}"` };
-    query.limit = n;
-  }
-  return { query };
 }
 
 export class Detection {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnOpenEvent, DataEvent, SocketEvent } from '../../../agent/capture/socket-event.js';
-import { anomalyQueryFromParams, Detection } from '../../../agent/detect/detection.js';
+import { Detection } from '../../../agent/detect/detection.js';
 import { Pipeline } from '../../../agent/pipeline.js';
 import type { Anomaly } from '../../../agent/schema/flow.js';
 
@@ -90,16 +90,5 @@ describe('Detection wired to the pipeline', () => {
     expect(relearn).toMatchObject({ nodes: ['process:curl'], droppedEdges: 2 });
     expect(second.detection.status().relearning).toHaveProperty('process:curl');
     second.detection.close();
-  });
-
-  it('parses anomaly queries and names the bad parameter', () => {
-    expect(anomalyQueryFromParams(new URLSearchParams('state=OPEN&kind=SCAN&since=2026-11-23T10:00:00Z&limit=5'))).toEqual({
-      query: { state: 'OPEN', kind: 'SCAN', sinceMs: T0, limit: 5 },
-    });
-    expect(anomalyQueryFromParams(new URLSearchParams(''))).toEqual({ query: {} });
-    expect(anomalyQueryFromParams(new URLSearchParams('state=open'))).toEqual({ error: expect.stringContaining('state') });
-    expect(anomalyQueryFromParams(new URLSearchParams('kind=BOGUS'))).toEqual({ error: expect.stringContaining('kind') });
-    expect(anomalyQueryFromParams(new URLSearchParams('since=yesterday'))).toEqual({ error: expect.stringContaining('since') });
-    expect(anomalyQueryFromParams(new URLSearchParams('limit=0'))).toEqual({ error: expect.stringContaining('limit') });
   });
 });
