@@ -9,10 +9,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -128,6 +130,27 @@ static int finish(int ret)
 	return ret;
 }
 
+/*
+ * The verifier gives up with EAGAIN when a signal is pending on the loading
+ * thread, and libbpf retries only a few times. Node's profiler (SIGPROF), child
+ * exits (SIGCHLD) and the like would then fail the whole load; blocking every
+ * signal on this thread for the load lets the process's other threads take them.
+ */
+static int load_without_signals(struct bpf_object *obj)
+{
+	sigset_t all, saved;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	err = bpf_object__load(obj);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	/* Loading parsed the kernel's BTF (tens of MB, freed by now): hand the
+	 * freed heap back to the system rather than keep it resident for good. */
+	malloc_trim(0);
+	return err;
+}
+
 static int set_settings(struct bpf_object *obj, uint32_t agent_tgid, uint32_t max_capture_bytes)
 {
 	struct bpf_map *rodata = bpf_object__find_map_by_name(obj, ".rodata");
@@ -237,7 +260,7 @@ FS_API int fs_open(const char *bpf_obj_path, uint32_t agent_tgid, uint32_t max_c
 	err = set_settings(l->obj, agent_tgid, max_capture_bytes);
 	if (err)
 		goto fail;
-	err = bpf_object__load(l->obj);
+	err = load_without_signals(l->obj);
 	if (err) {
 		err_set("load %s: %s\n", bpf_obj_path, strerror(-err));
 		goto fail;

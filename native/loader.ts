@@ -19,7 +19,6 @@ export const DRAIN_FRAME_ALIGN = 8;
 export const DRAIN_MIN_BUFFER = 56 + 16384 + DRAIN_FRAME_HEADER + DRAIN_FRAME_ALIGN;
 
 export const DEFAULT_MAX_CAPTURE_BYTES = 16384;
-const OPEN_ATTEMPTS = 8;
 export const MAX_CAPTURE_BYTES_LIMIT = 65536;
 
 export interface BpfLoaderOptions {
@@ -199,12 +198,7 @@ export class BpfLoader {
       );
     }
     const out: unknown[] = [null];
-    // The verifier gives up with EAGAIN when a signal arrives while it runs
-    // (SIGCHLD, a profiler's SIGPROF): that is not a verdict, so try again.
-    let ret = api.open(objectPath, agentTgid, maxCapture, out);
-    for (let attempt = 1; ret === -osConstants.errno.EAGAIN && attempt < OPEN_ATTEMPTS; attempt++) {
-      ret = api.open(objectPath, agentTgid, maxCapture, out);
-    }
+    const ret = api.open(objectPath, agentTgid, maxCapture, out);
     if (ret < 0) {
       const detail = lastLine(api.lastError(null));
       const privileged = isPrivilegeError(ret);
