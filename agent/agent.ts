@@ -109,7 +109,7 @@ export class Agent {
     }, this.#log);
     try {
       await this.engine.firstBatch();
-      this.identity.start();
+      await this.identity.start();
       registerIdentityMetrics(this.registry, this.identity);
       this.sinks = await this.#startSinks(config);
       this.server = await this.#startServer(config);

@@ -5,6 +5,7 @@
 // facts are cached per pid (bounded LRU) and tied to the process's start time:
 // a pid reused by another process is noticed and never inherits the old
 // identity. Kubernetes data arrives asynchronously from the watches.
+import { accessSync, constants as fsConstants } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { BoundedMap } from '../bounded-map.js';
@@ -15,7 +16,7 @@ import { CgroupIds } from './cgroup-ids.js';
 import { ContainerNames, type ContainerNameOptions } from './container-names.js';
 import { identityOfPath, shortContainerId, type CgroupIdentity } from './cgroup-path.js';
 import { KubeIndex, type KubeIdentity, type KubeLimits } from './kube-index.js';
-import { inCluster, KubeWatcher, type KubeWatcherOptions } from './kube-watcher.js';
+import type { KubeWatcher, KubeWatcherOptions } from './kube-watcher.js';
 import { NamingRules, type NamingRule } from './naming-rules.js';
 import { ProcReader } from './proc-reader.js';
 import { UserNames } from './user-names.js';
@@ -115,10 +116,26 @@ export function processName(comm: string, exe: string | undefined): string {
   return comm;
 }
 
+/** True when this process runs inside a cluster (kubelet sets these for every pod). */
+export function inCluster(env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT);
+}
+
+function kubeConfigError(kubeconfig: string | undefined, err: Error): FlowscopeError {
+  return new FlowscopeError(
+    ErrorCodes.BAD_FLAG,
+    `cannot read the Kubernetes configuration${kubeconfig ? ` '${kubeconfig}'` : ' (in-cluster service account)'}: ${err.message}`,
+    'set identity.kubeconfig to a readable kubeconfig, or identity.kubernetes to false',
+    { cause: err },
+  );
+}
+
 export class IdentityResolver {
   readonly counters: IdentityCounters = { cacheHits: 0, cacheMisses: 0, cacheEvictions: 0, pidReuses: 0, processGone: 0, identifiedAfterExit: 0, remoteCacheEvictions: 0 };
   readonly kubeIndex: KubeIndex | undefined;
-  readonly #kubeWatcher: KubeWatcher | undefined;
+  #kubeWatcher: KubeWatcher | undefined;
+  readonly #kubeWatcherOptions: KubeWatcherOptions | undefined;
+  readonly #log: Logger | undefined;
   readonly #enabled: boolean;
   readonly #processesEnabled: boolean;
   readonly #verifyAfterMs: number;
@@ -135,6 +152,7 @@ export class IdentityResolver {
   #passwdTimer: NodeJS.Timeout | undefined;
 
   constructor(options: IdentityOptions = {}, log?: Logger) {
+    this.#log = log;
     this.#enabled = options.enabled ?? true;
     this.#processesEnabled = options.processes ?? true;
     this.#verifyAfterMs = options.verifyAfterMs ?? 5000;
@@ -150,24 +168,30 @@ export class IdentityResolver {
     const kubernetes = options.kubernetes ?? 'auto';
     const wantKube = this.#enabled && (kubernetes === true || (kubernetes === 'auto' && (Boolean(options.kubeconfig) || inCluster())));
     if (wantKube) {
-      const nodeName = options.nodeName || process.env.NODE_NAME || hostname();
-      const index = new KubeIndex(options.kubeLimits);
-      try {
-        this.#kubeWatcher = new KubeWatcher(index, { ...options.kubeWatch, kubeconfig: options.kubeconfig, nodeName }, log);
-        this.kubeIndex = index;
-      } catch (err) {
-        throw new FlowscopeError(
-          ErrorCodes.BAD_FLAG,
-          `cannot read the Kubernetes configuration${options.kubeconfig ? ` '${options.kubeconfig}'` : ' (in-cluster service account)'}: ${(err as Error).message}`,
-          'set identity.kubeconfig to a readable kubeconfig, or identity.kubernetes to false',
-          { cause: err },
-        );
+      // Fail before capture starts, without loading the client library, when the file is unreadable.
+      if (options.kubeconfig) {
+        try {
+          accessSync(options.kubeconfig, fsConstants.R_OK);
+        } catch (err) {
+          throw kubeConfigError(options.kubeconfig, err as Error);
+        }
       }
+      this.kubeIndex = new KubeIndex(options.kubeLimits);
+      this.#kubeWatcherOptions = { ...options.kubeWatch, kubeconfig: options.kubeconfig, nodeName: options.nodeName || process.env.NODE_NAME || hostname() };
     }
   }
 
   /** Starts the Kubernetes watches and the passwd refresh. */
-  start(): void {
+  async start(): Promise<void> {
+    if (this.#kubeWatcherOptions && this.kubeIndex && !this.#kubeWatcher) {
+      const { KubeWatcher } = await import('./kube-watcher.js');
+      const options = this.#kubeWatcherOptions;
+      try {
+        this.#kubeWatcher = new KubeWatcher(this.kubeIndex, options, this.#log);
+      } catch (err) {
+        throw kubeConfigError(options.kubeconfig, err as Error);
+      }
+    }
     this.#kubeWatcher?.start();
     this.#passwdTimer ??= setInterval(() => void this.#users.refresh(), 60_000);
     this.#passwdTimer.unref();
@@ -179,7 +203,7 @@ export class IdentityResolver {
     this.#passwdTimer = undefined;
   }
 
-  /** Resolves once each Kubernetes resource was listed (at once without Kubernetes). */
+  /** Resolves once each Kubernetes resource was listed (at once without Kubernetes or before start()). */
   async kubeSynced(): Promise<void> {
     await this.#kubeWatcher?.synced();
   }

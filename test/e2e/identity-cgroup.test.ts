@@ -91,7 +91,7 @@ beforeAll(async () => {
     status: { phase: 'Running', podIP: '198.18.40.7', containerStatuses: [{ name: 'app', containerID: `containerd://${SERVER_CONTAINER}` }] },
   });
   resolver = new IdentityResolver({ kubeconfig: api.writeKubeconfig(join(scratch, 'kubeconfig')), nodeName: NODE });
-  resolver.start();
+  await resolver.start();
   await resolver.kubeSynced();
 
   // As the agent wires it: identity on every flow, and each new connection's

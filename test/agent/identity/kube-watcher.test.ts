@@ -254,7 +254,7 @@ describe('IdentityResolver with Kubernetes', () => {
 
     resolver = new IdentityResolver({ kubeconfig, nodeName: NODE, procRoot, kubeWatch: { backoffMinMs: 50 } });
     expect(resolver.kubeIndex).toBeDefined();
-    resolver.start();
+    await resolver.start();
     await resolver.kubeSynced();
 
     const local = end('10.1.0.70', 41000, 3131, 'checkout');
