@@ -31,8 +31,13 @@ function wrk(url, seconds, extra = [], connections = CONNECTIONS) {
 }
 
 function cpuTicks(pid) {
+  const { user, system } = cpuSplit(pid);
+  return user + system;
+}
+
+function cpuSplit(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1].split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
+  return { user: Number(fields[11]), system: Number(fields[12]) }; // utime, stime in ticks
 }
 
 function rssMb(pid, field = 'VmRSS') {
@@ -137,15 +142,18 @@ async function fixedRate(targetRps) {
   }
   const flowsFile = join(work, 'flows-fixed.jsonl');
   const agent = await startAgent(flowsFile);
-  const ticks0 = cpuTicks(agent.child.pid);
+  const split0 = cpuSplit(agent.child.pid);
   const t0 = process.hrtime.bigint();
   const r = wrk(`${nginx.url}/index.html`, SECONDS * 2, ['-s', script], connections);
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = (cpuTicks(agent.child.pid) - ticks0) / CLK_TCK / elapsed;
+  const split1 = cpuSplit(agent.child.pid);
+  const user = (split1.user - split0.user) / CLK_TCK / elapsed;
+  const system = (split1.system - split0.system) / CLK_TCK / elapsed;
+  const cpu = user + system;
   const rss = rssMb(agent.child.pid, 'VmHWM');
   await stopAgent(agent);
   nginx.stop();
-  return { rps: r.rps, cpu, rss };
+  return { rps: r.rps, cpu, user, system, rss };
 }
 
 const pct = (x) => `${(100 * x).toFixed(2)}%`;
@@ -161,6 +169,6 @@ for (const tls of [false, true]) {
 }
 if (parts.has('fixed')) {
   const fixed = await fixedRate(10_000);
-  console.log(`fixed load ${fixed.rps.toFixed(0)} req/s: agent ${fixed.cpu.toFixed(3)} cores (target ≤ 0.15), peak RSS ${fixed.rss.toFixed(0)} MB (target ≤ 150)`);
+  console.log(`fixed load ${fixed.rps.toFixed(0)} req/s: agent ${fixed.cpu.toFixed(3)} cores (user ${fixed.user.toFixed(3)}, system ${fixed.system.toFixed(3)}; target ≤ 0.15), peak RSS ${fixed.rss.toFixed(0)} MB (target ≤ 150)`);
 }
 rmSync(work, { recursive: true, force: true });

@@ -156,6 +156,19 @@ function isUpper(c: number): boolean {
   return c >= 65 && c <= 90;
 }
 
+/** The value of a Content-Length made of 1 to 15 digits only (the usual case), else -1. */
+function plainLength(value: string): number {
+  const n = value.length;
+  if (n === 0 || n > 15) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = value.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
 function trimOws(s: string, from: number): string {
   let a = from;
   let b = s.length;
@@ -693,6 +706,14 @@ export class Http1Decoder {
   }
 
   #contentLength(msg: PendingMessage, value: string, lineOffset: number): boolean {
+    const plain = plainLength(value);
+    if (plain >= 0) {
+      if (msg.contentLength !== -1 && msg.contentLength !== plain) {
+        return this.#fail(HTTP1_ERRORS.CONFLICTING_CONTENT_LENGTH, lineOffset, 'Content-Length values disagree');
+      }
+      msg.contentLength = plain;
+      return true;
+    }
     // A list of identical values ("5, 5") is one length; anything else is an error.
     const parts = value.split(',');
     for (const raw of parts) {
