@@ -7,86 +7,24 @@
 // (plaintext, then TLS). Then a rate-limited wrk (~10,000 req/s) measures the
 // agent's CPU and RSS at a fixed load. Everything stays on loopback and stops
 // by itself. Prints ratios; asserts nothing.
-import { execFileSync, spawn } from 'node:child_process';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Nginx } from '../test/helpers/nginx.mjs';
 import { waitFor } from '../test/helpers/wait.mjs';
+import { CLK_TCK, countServerFlows, cpuSplit, cpuTicks, lossSummary, rssMb, startAgent, stopAgent } from './harness.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const bin = fileURLToPath(new URL('../bin/flowscope.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'flowscope-bench-'));
-const CLK_TCK = 100;
 
 function wrk(url, seconds, extra = [], connections = CONNECTIONS) {
   const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...extra, url], { encoding: 'utf8' });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
   const total = Number(/(\d+) requests in/.exec(out)[1]);
   return { rps, total };
-}
-
-function cpuTicks(pid) {
-  const { user, system } = cpuSplit(pid);
-  return user + system;
-}
-
-function cpuSplit(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1].split(' ');
-  return { user: Number(fields[11]), system: Number(fields[12]) }; // utime, stime in ticks
-}
-
-function rssMb(pid, field = 'VmRSS') {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-  return m ? Number(m[1]) / 1024 : 0;
-}
-
-async function startAgent(flowsFile) {
-  const child = spawn(process.execPath, [...(process.env.BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean), bin, 'agent', '--flows-out', flowsFile, '--listen', 'off', ...(process.env.BENCH_AGENT_ARGS ?? '').split(' ').filter(Boolean)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let started;
-  let stderr = '';
-  createInterface({ input: child.stderr }).on('line', (l) => {
-    stderr += `${l}\n`;
-    if (l.includes('"capture started"')) started = JSON.parse(l);
-  });
-  await waitFor('agent start', () => {
-    if (child.exitCode !== null) throw new Error(`agent exited: ${stderr}`);
-    return started !== undefined;
-  }, 30_000);
-  // The figures are about the libbpf engine: a silent fallback would measure something else.
-  if (started.engine !== 'libbpf') {
-    child.kill('SIGKILL');
-    throw new Error(`agent runs the ${started.engine} engine, not libbpf: ${stderr}`);
-  }
-  return { child, stderrText: () => stderr };
-}
-
-async function stopAgent(agent) {
-  agent.child.kill('SIGTERM');
-  await new Promise((r) => agent.child.once('exit', r));
-  const stopped = agent.stderrText().split('\n').filter((l) => l.includes('"stopped"')).pop();
-  return stopped ? JSON.parse(stopped) : undefined;
-}
-
-/** Server-side flows to `port` that carry a response status (requests nginx answered). */
-async function countServerFlows(file, port) {
-  let n = 0;
-  const rl = createInterface({ input: createReadStream(file) });
-  for await (const line of rl) {
-    if (line.includes('"observedAt":"SERVER"') && line.includes(`"port":${port},`) && line.includes('"status":')) n++;
-  }
-  return n;
-}
-
-function lossSummary(stopped) {
-  if (!stopped) return 'agent status unavailable';
-  const losses = Object.entries(stopped.kernelLosses ?? {}).filter(([, v]) => v > 0);
-  const c = stopped.conntrack ?? {};
-  return `kernel losses ${JSON.stringify(Object.fromEntries(losses))}, stream gaps ${c.gaps ?? 0}, decode errors ${JSON.stringify(stopped.decodeErrors ?? {})}`;
 }
 
 async function saturation(tls) {

@@ -9,19 +9,18 @@
 // nothing. Env: BENCH_ROUNDS (3), BENCH_SECONDS (10), BENCH_CONNECTIONS (50).
 // Pass --quick for a short run that only checks the script works.
 import { execFileSync, spawn } from 'node:child_process';
-import { createReadStream, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/nginx.mjs';
 import { waitFor } from '../test/helpers/wait.mjs';
+import { countServerFlows, startAgent, stopAgent } from './harness.mjs';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 3));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 10));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const bin = fileURLToPath(new URL('../bin/flowscope.js', import.meta.url));
 const fixtures = fileURLToPath(new URL('../test/fixtures/tls/', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'flowscope-tls-bench-'));
 const NODE = realpathSync(process.execPath);
@@ -63,31 +62,6 @@ async function startServer(cmd, args, port) {
   return child;
 }
 
-async function startAgent(flowsFile, probedPath) {
-  const child = spawn(process.execPath, [bin, 'agent', '--flows-out', flowsFile, '--listen', 'off'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  createInterface({ input: child.stderr }).on('line', (l) => (stderr += `${l}\n`));
-  // Ready once it has probed the server's binary: only then is its TLS captured.
-  await waitFor(`agent to probe ${probedPath}`, () => {
-    if (child.exitCode !== null) throw new Error(`agent exited: ${stderr}`);
-    return stderr.split('\n').some((l) => l.includes('"TLS binary probed"') && l.includes(probedPath));
-  }, 30_000);
-  return child;
-}
-
-async function stopAgent(child) {
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-}
-
-async function countServerFlows(file, port) {
-  let n = 0;
-  for await (const line of createInterface({ input: createReadStream(file) })) {
-    if (line.includes('"observedAt":"SERVER"') && line.includes(`"port":${port},`) && line.includes('"tls":true')) n++;
-  }
-  return n;
-}
-
 async function measure(name, cmd, args, port, probedPath) {
   const server = await startServer(cmd, args, port);
   const url = `https://127.0.0.1:${port}/hello/bench`;
@@ -99,10 +73,11 @@ async function measure(name, cmd, args, port, probedPath) {
     without.push(wrk(url, SECONDS));
     const flowsFile = join(work, `flows-${name}-${round}.jsonl`);
     writeFileSync(flowsFile, '');
-    const agent = await startAgent(flowsFile, probedPath);
+    // Ready once it has probed the server's binary: only then is its TLS captured.
+    const agent = await startAgent(flowsFile, (l) => l.includes('"TLS binary probed"') && l.includes(probedPath));
     withAgent.push(wrk(url, SECONDS));
     await stopAgent(agent);
-    flows += await countServerFlows(flowsFile, port);
+    flows += await countServerFlows(flowsFile, port, '"tls":true');
   }
   server.kill();
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
