@@ -348,6 +348,60 @@ static __always_inline struct conn_state *conn_for_data(const struct conn_key *k
 #define MASK(n) ((n) >= 8 ? ~0ULL : ((1ULL << ((n) * 8)) - 1))
 #define HAS(w, n, lit) (((w) & MASK(n)) == ((lit) & MASK(n)))
 
+/* A plausible HTTP/2 frame header: a known type with only that type's flags,
+ * the reserved bit clear, a stream id of 0 exactly for connection-level frames,
+ * and a length that suits the type within the default maximum frame size. */
+static __always_inline bool h2_frame_header(const __u8 *b)
+{
+	__u32 len = (__u32)b[0] << 16 | (__u32)b[1] << 8 | b[2];
+	__u8 type = b[3], flags = b[4];
+	bool stream0 = (b[5] | b[6] | b[7] | b[8]) == 0;
+
+	if (len > 16384 || (b[5] & 0x80))
+		return false;
+	switch (type) {
+	case 0: /* DATA: END_STREAM, PADDED */
+		return !(flags & ~0x09) && !stream0;
+	case 1: /* HEADERS: END_STREAM, END_HEADERS, PADDED, PRIORITY */
+		return !(flags & ~0x2d) && !stream0 && len > 0;
+	case 2: /* PRIORITY */
+		return !flags && !stream0 && len == 5;
+	case 3: /* RST_STREAM */
+		return !flags && !stream0 && len == 4;
+	case 4: /* SETTINGS: ACK (empty) */
+		return !(flags & ~0x01) && stream0 && len % 6 == 0 && (!flags || !len);
+	case 5: /* PUSH_PROMISE: END_HEADERS, PADDED */
+		return !(flags & ~0x0c) && !stream0 && len >= 4;
+	case 6: /* PING: ACK */
+		return !(flags & ~0x01) && stream0 && len == 8;
+	case 7: /* GOAWAY */
+		return !flags && stream0 && len >= 8;
+	case 8: /* WINDOW_UPDATE */
+		return !flags && len == 4;
+	case 9: /* CONTINUATION: END_HEADERS */
+		return !(flags & ~0x04) && !stream0;
+	}
+	return false;
+}
+
+/* Mid-stream: the call starts with an HTTP/2 frame header and, when the call
+ * holds more after that frame, the next frame header is plausible too. */
+static __always_inline bool h2_midstream(__u64 ptr, __u32 avail, const __u8 *first)
+{
+	__u32 next = 9 + ((__u32)first[0] << 16 | (__u32)first[1] << 8 | first[2]);
+	__u8 b[9];
+
+	if (!h2_frame_header(first))
+		return false;
+	if (next >= avail)
+		return true;
+	if (avail - next < 9 || next > 9 + 16384)
+		return false;
+	if (bpf_probe_read_user(b, sizeof(b), (const void *)(ptr + next)))
+		return false;
+	return h2_frame_header(b);
+}
+
 static __always_inline __u8 classify(__u64 ptr, __u32 avail, bool midstream)
 {
 	union {
@@ -388,6 +442,10 @@ static __always_inline __u8 classify(__u64 ptr, __u32 avail, bool midstream)
 	if (n >= 3 && u.b[1] == 3 && u.b[2] <= 4 &&
 	    (u.b[0] == 0x16 || (midstream && (u.b[0] == 0x17 || u.b[0] == 0x15))))
 		return FS_PROTO_TLS;
+	/* A connection first seen mid-stream never shows the preface: HTTP/2 is
+	 * recognised by its frames (two in a row when the call holds two). */
+	if (midstream && n >= 9 && h2_midstream(ptr, avail, u.b))
+		return FS_PROTO_HTTP2;
 	return FS_PROTO_UNKNOWN;
 }
 

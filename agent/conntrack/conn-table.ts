@@ -6,6 +6,7 @@ import { connKey } from '../capture/socket-event.js';
 import type { Exchange, MessageSide, ProtocolSession, SessionEvents } from '../flows/exchange.js';
 import { sessionFactories, type ProtocolSettings } from '../flows/session-registry.js';
 import type { Protocol } from '../schema/flow.js';
+import { http2MessageKind } from '../../decoders/http2/index.js';
 import type { DecodeError } from '../../decoders/message.js';
 import { OrderedStream, type StreamCounters } from './ordered-stream.js';
 
@@ -239,7 +240,7 @@ export class ConnTable {
         return;
       }
       // Mid-stream connections: wait for a message start to tell client from server.
-      if (conn.role === 'unknown') conn.role = inferRole(direction, bytes);
+      if (conn.role === 'unknown') conn.role = inferRole(protocol, direction, bytes);
       if (conn.role === 'unknown') {
         this.counters.undecodedBytes += bytes.length;
         return;
@@ -298,10 +299,14 @@ function sideOf(role: Role, direction: Direction): MessageSide {
 }
 
 /** Role of a connection first seen mid-life, from the first bytes we have. */
-function inferRole(direction: Direction, bytes: Uint8Array): Role {
-  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 16)).toString('latin1');
-  const isRequest = REQUEST_START.test(head);
-  const isResponse = head.startsWith('HTTP/');
-  if (!isRequest && !isResponse) return 'unknown';
-  return (direction === 'egress') === isRequest ? 'client' : 'server';
+function inferRole(protocol: KernelProtocol, direction: Direction, bytes: Uint8Array): Role {
+  let kind: 'request' | 'response' | undefined;
+  if (protocol === 'http2') {
+    kind = http2MessageKind(bytes);
+  } else {
+    const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 16)).toString('latin1');
+    kind = REQUEST_START.test(head) ? 'request' : head.startsWith('HTTP/') ? 'response' : undefined;
+  }
+  if (kind === undefined) return 'unknown';
+  return (direction === 'egress') === (kind === 'request') ? 'client' : 'server';
 }

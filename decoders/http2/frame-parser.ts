@@ -765,6 +765,13 @@ export class FrameParser {
         accept = p;
         break;
       }
+      // A frame that ends exactly where the bytes so far end: writes and reads
+      // usually carry whole frames, so take it now rather than wait for the next
+      // chunk (which would also give this frame that chunk's later time).
+      if (next === len) {
+        accept = p;
+        break;
+      }
       if (next + FRAME_HEADER_LENGTH <= len) {
         if (plausibleHeader(buf, next, this.#maxFrameSize, this.#side)) {
           accept = p;

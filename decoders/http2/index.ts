@@ -9,3 +9,4 @@ export type { HpackDecoderOptions, HpackResult, HpackError } from './hpack-decod
 export { FrameParser, FrameType, FrameFlag, SettingId, CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, MAX_FRAME_SIZE_CEILING } from './frame-parser.js';
 export type { FrameEvent, FrameParserOptions, PriorityInfo } from './frame-parser.js';
 export { decodeHuffman } from './huffman.js';
+export { http2MessageKind } from './message-kind.js';

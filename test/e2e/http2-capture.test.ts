@@ -2,12 +2,13 @@
 // nginx, with prior knowledge (h2c) and over TLS with ALPN h2; every stream must
 // appear exactly once per observing side with its exact method, path, authority
 // and status.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Flow } from '../../agent/schema/flow.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { freePort, Nginx } from '../helpers/nginx.mjs';
+import { waitFor } from '../helpers/wait.mjs';
 
 const run = promisify(execFile);
 
@@ -48,6 +49,51 @@ afterAll(async () => {
   for (const s of servers) s.stop();
   const code = await agent?.stop();
   expect(code).toBe(0);
+});
+
+describe('HTTP/2 connections open before the agent started', () => {
+  it('are recognised from their frames; flows carry sizes and never a guessed header field', async () => {
+    await agent.stop();
+    const { port, url } = await h2nginx(false);
+    // One h2c session: a request before the agent, three more on it after.
+    const client = spawn(process.execPath, ['-e', `
+const http2 = require('node:http2');
+const session = http2.connect('${url}');
+const get = (path) => new Promise((resolve, reject) => {
+  const req = session.request({ ':path': path });
+  req.on('response', (h) => { req.resume(); req.on('end', () => resolve(h[':status'])); });
+  req.on('error', reject);
+  req.end();
+});
+get('/index.html?before=agent').then(() => {
+  console.log('first done');
+  process.stdin.once('data', async () => {
+    for (const p of ['/index.html?after=1', '/status/201?after=2', '/status/404?after=3']) console.log('got', await get(p));
+    console.log('second done');
+    session.close();
+  });
+});
+`], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor('the first request', () => out.includes('first done'));
+    agent = await AgentProcess.start(['--max-capture-bytes', '65536']);
+    client.stdin!.write('\n');
+    await waitFor('the later requests', () => out.includes('second done'));
+    const flows = await agent.waitForFlows('mid-stream h2c', port, 6);
+    expect(flows.map((f) => f.observedAt).sort()).toEqual(['CLIENT', 'CLIENT', 'CLIENT', 'SERVER', 'SERVER', 'SERVER']);
+    for (const f of flows) {
+      expect(f.protocol).toBe('HTTP2');
+      expect(Number(f.durationNs)).toBeGreaterThan(0);
+      expect(Number(f.http.requestBytes)).toBeGreaterThan(0);
+      expect(Number(f.http.responseBytes)).toBeGreaterThan(0);
+      // The HPACK tables were filled before the agent and are never emptied on this
+      // session: every header field is withheld (marked untrusted), none guessed.
+      expect(f.http).toMatchObject({ method: '', path: '', status: 0, headersTrusted: false });
+    }
+    expect(new Set(flows.map((f) => f.http.streamId)).size).toBe(3);
+    client.kill();
+  });
 });
 
 describe('HTTP/2 capture against the real kernel', () => {
