@@ -37,8 +37,14 @@ export interface HpackError {
 }
 
 export interface HpackResult {
-  /** Decoded fields in wire order; undefined when the table is untrusted or the block was bad. */
+  /**
+   * Decoded fields in wire order; undefined when the block was bad. While the table is
+   * untrusted (`partial`), only the fields that do not depend on it: static-table
+   * references and literals. Fields naming a dynamic entry are left out, never guessed.
+   */
   headers: HeaderField[] | undefined;
+  /** The table was untrusted: `headers` may miss fields. */
+  partial?: boolean;
   /** Fields past maxHeaderListSize were dropped; `headers` holds those before the cap. */
   truncated: boolean;
   /** Decoded header list size (RFC 9113 §6.5.2 accounting) of the fields kept. */
@@ -127,10 +133,8 @@ export class HpackDecoder {
     this.#pos = start;
     this.#end = end;
     try {
-      if (!this.#trusted && !this.#regainTrust(block)) {
-        return { headers: undefined, truncated: false, listSize: 0, error: undefined };
-      }
-      return this.#decodeFields(block, start);
+      if (!this.#trusted && !this.#regainTrust(block)) return { ...this.#decodeFields(block, start, true), partial: true };
+      return this.#decodeFields(block, start, false);
     } catch (e) {
       if (!(e instanceof HpackFailure)) throw e;
       this.markUntrusted();
@@ -154,7 +158,8 @@ export class HpackDecoder {
     return this.#trusted;
   }
 
-  #decodeFields(block: Uint8Array, start: number): HpackResult {
+  /** Decodes the fields of a block; `provableOnly` (untrusted table) skips those naming dynamic entries and inserts nothing. */
+  #decodeFields(block: Uint8Array, start: number, provableOnly: boolean): HpackResult {
     const headers: HeaderField[] = [];
     const maxList = this.#maxHeaderListSize;
     let listSize = 0;
@@ -169,15 +174,20 @@ export class HpackDecoder {
       if (first & 0x80) {
         // Indexed header field (§6.1).
         const index = this.#readInteger(block, 7);
+        fieldSeen = true;
+        if (provableOnly && index > STATIC_TABLE.length) continue;
         const field = this.#lookup(index);
         name = field[0];
         value = field[1];
       } else if ((first & 0xc0) === 0x40) {
         // Literal with incremental indexing (§6.2.1).
         const index = this.#readInteger(block, 6);
-        name = index === 0 ? this.#readString(block) : this.#lookup(index)[0];
+        const unknownName = provableOnly && index > STATIC_TABLE.length;
+        name = index === 0 ? this.#readString(block) : unknownName ? '' : this.#lookup(index)[0];
         value = this.#readString(block);
-        this.#insert(name, value);
+        fieldSeen = true;
+        if (unknownName) continue;
+        if (!provableOnly) this.#insert(name, value);
       } else if ((first & 0xe0) === 0x20) {
         // Dynamic table size update (§6.3): only before the first field.
         if (fieldSeen) {
@@ -197,8 +207,11 @@ export class HpackDecoder {
           fieldSeen = true;
           continue;
         }
-        name = index === 0 ? this.#readString(block) : this.#lookup(index)[0];
+        const unknownName = provableOnly && index > STATIC_TABLE.length;
+        name = index === 0 ? this.#readString(block) : unknownName ? '' : this.#lookup(index)[0];
         value = this.#readString(block);
+        fieldSeen = true;
+        if (unknownName) continue;
       }
       fieldSeen = true;
       if (truncated) continue;

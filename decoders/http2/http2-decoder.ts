@@ -242,6 +242,7 @@ export class Http2Decoder {
     // Every block goes through HPACK, even one that belongs to no message, to keep the table in step.
     let fields: HeaderField[] | undefined;
     let truncated = false;
+    let partial = false;
     if (event.block === undefined) {
       this.#hpack.markUntrusted();
     } else {
@@ -251,6 +252,7 @@ export class Http2Decoder {
       }
       fields = result.headers;
       truncated = result.truncated;
+      partial = result.partial === true;
     }
     if (frame.type === FrameType.PUSH_PROMISE || frame.streamId === 0) return;
 
@@ -263,8 +265,16 @@ export class Http2Decoder {
     stream.headerBytes += event.blockBytes;
     stream.endOffset = event.endOffset;
     stream.endNs = event.endNs;
+    // Fields decoded while the table is unknown are only those that cannot be wrong: kept,
+    // with the stream marked untrusted (some fields may be missing).
+    if (partial) {
+      stream.trusted = false;
+      // Without its pseudo-header this block may be the trailers of a stream whose
+      // headers were missed: its fields cannot be placed, so none are kept.
+      if (fields && !stream.finalHeadersSeen && pseudo(fields, this.#side === 'client' ? ':method' : ':status') === undefined) fields = [];
+    }
     if (!stream.finalHeadersSeen) {
-      this.#applyHeaders(stream, fields, truncated, event.endStream, frame.offset);
+      this.#applyHeaders(stream, fields, truncated || partial, event.endStream, frame.offset);
     } else if (fields) {
       stream.trailers = fields;
       if (truncated) stream.headersTruncated = true;
@@ -274,7 +284,8 @@ export class Http2Decoder {
     if (event.endStream) this.#finish(stream, true, undefined);
   }
 
-  #applyHeaders(stream: Stream, fields: HeaderField[] | undefined, truncated: boolean, endStream: boolean, offset: number): void {
+  /** `incomplete`: fields may be missing (cut at the list cap, or decoded with an unknown table). */
+  #applyHeaders(stream: Stream, fields: HeaderField[] | undefined, incomplete: boolean, endStream: boolean, offset: number): void {
     if (!fields) {
       stream.trusted = false;
       stream.finalHeadersSeen = true;
@@ -289,9 +300,9 @@ export class Http2Decoder {
     }
     stream.finalHeadersSeen = true;
     stream.headers = fields;
-    stream.headersTruncated = truncated;
+    if (stream.trusted) stream.headersTruncated = incomplete;
     const required = this.#side === 'client' ? ':method' : ':status';
-    if (pseudo(fields, required) === undefined && !truncated) {
+    if (pseudo(fields, required) === undefined && !incomplete) {
       this.#onError({ code: Http2ErrorCode.MALFORMED_HEADERS, offset, message: `stream ${stream.id} headers without ${required}` });
     }
     const contentType = pseudo(fields, 'content-type');
@@ -406,7 +417,8 @@ export class Http2Decoder {
 
   #message(stream: Stream, endStream: boolean, reset: number | undefined): Http2Message {
     const trusted = stream.trusted && stream.headers !== undefined;
-    const fields = trusted ? stream.headers! : [];
+    // Untrusted streams keep the fields that were decoded without guessing (see #onHeaders).
+    const fields = stream.headers ?? [];
     const base = {
       headerBytes: stream.headerBytes,
       bodyBytes: stream.bodyBytes,
@@ -424,7 +436,7 @@ export class Http2Decoder {
     };
     const extra: Partial<Http2MessageFields> & { body?: Uint8Array; trailers?: HeaderField[] } = {};
     if (stream.captured > 0) extra.body = concatBytes(stream.body, stream.captured);
-    if (stream.trailers && trusted) extra.trailers = stream.trailers;
+    if (stream.trailers) extra.trailers = stream.trailers;
     if (reset !== undefined) extra.reset = reset;
     if (stream.informational) extra.informational = stream.informational;
     if (stream.grpc) {

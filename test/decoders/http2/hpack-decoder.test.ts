@@ -215,12 +215,16 @@ describe('HpackDecoder limits and hostile input', () => {
 });
 
 describe('HpackDecoder trust', () => {
-  it('withholds fields from a decoder that started mid-connection', () => {
+  it('started mid-connection, keeps only fields that do not depend on the unknown table', () => {
     const d = new HpackDecoder({ trusted: false });
-    const r = d.decode(Uint8Array.from([...indexed(2), ...literalIndexed('k', 'v')]));
-    expect(r.headers).toBeUndefined();
+    // Static :method GET, a literal with a new name, a dynamic entry, a literal with a dynamic name.
+    const r = d.decode(Uint8Array.from([...indexed(2), ...literalIndexed('k', 'v'), ...indexed(62), 0x40 | 63, 0x00, 0x01, 0x78]));
+    expect(r.headers).toEqual([[':method', 'GET'], ['k', 'v']]);
+    expect(r.partial).toBe(true);
     expect(r.error).toBeUndefined();
     expect(d.trusted).toBe(false);
+    // Nothing was inserted into a table it does not know.
+    expect(d.dynamicTableSize).toBe(0);
   });
 
   it('trusts the table again after a size update to 0 empties it', () => {
@@ -233,7 +237,7 @@ describe('HpackDecoder trust', () => {
 
   it('stays untrusted after a size update that does not empty the table', () => {
     const d = new HpackDecoder({ trusted: false });
-    expect(d.decode(Uint8Array.from([...tableSizeUpdate(100), ...indexed(2)])).headers).toBeUndefined();
+    expect(d.decode(Uint8Array.from([...tableSizeUpdate(100), ...indexed(2), ...indexed(62)]))).toMatchObject({ headers: [[':method', 'GET']], partial: true });
     expect(d.trusted).toBe(false);
   });
 
@@ -241,8 +245,10 @@ describe('HpackDecoder trust', () => {
     const d = new HpackDecoder();
     d.decode(Uint8Array.from([0x80]));
     expect(d.trusted).toBe(false);
-    expect(d.decode(Uint8Array.from(indexed(2))).headers).toBeUndefined();
-    expect(d.decode(Uint8Array.from([...tableSizeUpdate(0), ...indexed(2)])).headers).toEqual([[':method', 'GET']]);
+    expect(d.decode(Uint8Array.from([...indexed(2), ...indexed(63)]))).toMatchObject({ headers: [[':method', 'GET']], partial: true });
+    const r = d.decode(Uint8Array.from([...tableSizeUpdate(0), ...indexed(2)]));
+    expect(r.headers).toEqual([[':method', 'GET']]);
+    expect(r.partial).toBeUndefined();
   });
 });
 
