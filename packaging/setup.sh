@@ -21,7 +21,8 @@ packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make gcc g++ pytho
 if [ "$for_tests" = 1 ]; then
   packages+=(nginx curl openssl libssl-dev python3-grpcio nghttp2-client tshark iproute2 wrk util-linux
     golang-go chromium rsyslog rsyslog-gnutls bpftrace systemd wfuzz dirb
-    golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev)
+    golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
+    caddy)  # caddy: a stripped, externally linked Go TLS server built by Debian
 fi
 
 missing=()

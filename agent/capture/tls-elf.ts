@@ -11,6 +11,9 @@ export const ET_DYN = 3;
 export const EM_X86_64 = 62;
 const SHT_SYMTAB = 2;
 const SHT_DYNSYM = 11;
+const SHT_NOBITS = 8;
+const SHT_RELA = 4;
+const R_X86_64_RELATIVE = 8;
 const PT_LOAD = 1;
 const STT_FUNC = 2;
 const STT_OBJECT = 1;
@@ -119,6 +122,22 @@ export class ElfFile {
     return this.sections.find((s) => s.name === name);
   }
 
+  /** The first section with one of the given names, in the order the names are given. */
+  firstSection(names: readonly string[]): ElfSection | undefined {
+    for (const name of names) {
+      const found = this.section(name);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  /** The bytes of a section held in the file; an ElfError when larger than maxBytes or outside the file. */
+  readSection(sec: ElfSection, maxBytes: number): Buffer {
+    if (sec.type === SHT_NOBITS) throw new ElfError(`section ${sec.name} has no bytes in the file`);
+    if (sec.size > maxBytes) throw new ElfError(`section ${sec.name} is ${sec.size} bytes (at most ${maxBytes} read)`);
+    return this.read(sec.offset, sec.size);
+  }
+
   /** True when the file has a full symbol table (.symtab), i.e. it was not stripped. */
   get hasSymtab(): boolean {
     return this.sections.some((s) => s.type === SHT_SYMTAB);
@@ -143,6 +162,25 @@ export class ElfFile {
   fileOffset(vaddr: number): number | undefined {
     for (const seg of this.#segments) {
       if (vaddr >= seg.vaddr && vaddr < seg.vaddr + seg.filesz) return vaddr - seg.vaddr + seg.offset;
+    }
+    return undefined;
+  }
+
+  /**
+   * The value the dynamic loader writes at vaddr through an R_X86_64_RELATIVE
+   * relocation (load bias + addend, given here as the link-time addend), for
+   * pointers a position-independent file leaves zero on disk. Undefined when
+   * no such relocation targets vaddr.
+   */
+  relativeRelocation(vaddr: number): number | undefined {
+    for (const sec of this.sections) {
+      if (sec.type !== SHT_RELA || sec.size > MAX_TABLE_BYTES) continue;
+      const rela = this.read(sec.offset, sec.size);
+      for (let at = 0; at + 24 <= rela.length; at += 24) {
+        if (rela.readUInt32LE(at + 8) !== R_X86_64_RELATIVE || num(rela.readBigUInt64LE(at)) !== vaddr) continue;
+        const addend = rela.readBigInt64LE(at + 16);
+        return addend >= 0n ? num(addend) : undefined;
+      }
     }
     return undefined;
   }

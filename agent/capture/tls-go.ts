@@ -1,10 +1,12 @@
 // Go crypto/tls probe points of one Go executable, found from the file alone:
 // the Go version from the build info, the entries of (*Conn).Write and
-// (*Conn).Read from the symbol table (probed at their prologue's stack-check
-// JBE, which the kernel emulates, rather than at the first instruction, which
-// it would single-step), the RET instructions of Read by decoding its machine
-// code, and the *net.TCPConn itab used to check that a tls.Conn really sits
-// on a TCP socket before its fd is trusted.
+// (*Conn).Read from the symbol table, or from Go's own function table
+// (.gopclntab, go-pclntab.ts) when the binary was stripped (probed at their
+// prologue's stack-check JBE, which the kernel emulates, rather than at the
+// first instruction, which it would single-step), the RET instructions of
+// Read by decoding its machine code, and the *net.TCPConn itab used to check
+// that a tls.Conn really sits on a TCP socket before its fd is trusted (from
+// the symbol table, or by the type names the itabs point to when stripped).
 //
 // Struct offsets are the known layout for the supported Go versions (not read
 // from DWARF): tls.Conn.conn is the first field of tls.Conn, net.TCPConn holds
@@ -12,6 +14,7 @@
 // with fdmu (a 16-byte fdMutex) followed by Sysfd. That layout has held from
 // go1.9 through go1.24; the register ABI the probes read needs go1.17.
 import type { GoTlsProbeConfig } from '../../native/loader.js';
+import { GoPclntab, type PclntabResult } from './go-pclntab.js';
 import { ElfError, ElfFile, EM_X86_64, isFunction } from './tls-elf.js';
 import { decodeInstruction, findReturns } from './tls-x86.js';
 
@@ -21,6 +24,23 @@ const WRITE = 'crypto/tls.(*Conn).Write';
 const READ = 'crypto/tls.(*Conn).Read';
 const ITABS = ['go:itab.*net.TCPConn,net.Conn', 'go.itab.*net.TCPConn,net.Conn'];
 const BUILDINFO_MAGIC = Buffer.from('\xff Go buildinf:', 'latin1');
+const TCPCONN_TYPE = '*net.TCPConn';
+const NETCONN_INTERFACE = 'net.Conn';
+/** Position-independent builds put read-only data needing relocation under .data.rel.ro. */
+const PCLNTAB_SECTIONS = ['.gopclntab', '.data.rel.ro.gopclntab'];
+/** Where an external linker puts the function table when it merges Go's sections. */
+const MERGED_PCLNTAB_SECTIONS = ['.data.rel.ro', '.rodata'];
+const ITABLINK_SECTIONS = ['.itablink', '.data.rel.ro.itablink'];
+/** Largest .gopclntab read (a large Kubernetes binary's is about 40 MiB). */
+const MAX_PCLNTAB_BYTES = 256 << 20;
+const MAX_ITABLINK_BYTES = 4 << 20;
+/** Largest section searched for type names and records. */
+const MAX_TYPES_SCAN_BYTES = 128 << 20;
+/** Name records and candidate type records tried when solving for an itab. */
+const MAX_NAME_RECORDS = 4;
+const MAX_TYPE_CANDIDATES = 16;
+/** Largest function body decoded for RETs. */
+const MAX_FUNCTION_BYTES = 1 << 20;
 const LAYOUT = { conn_offset: 0, netfd_offset: 0, sysfd_offset: 16 } as const;
 /** bpf/flowscope.h FS_GO_WRITE_AT_JBE / FS_GO_READ_AT_JBE */
 export const GO_WRITE_AT_JBE = 1;
@@ -124,16 +144,12 @@ function inspect(elf: ElfFile): GoInspection {
   if (minor === undefined || minor < GO_MIN_MINOR || minor > GO_MAX_MINOR) {
     return { probeable: false, version, reason: `unsupported Go version ${version} (go1.${GO_MIN_MINOR} to go1.${GO_MAX_MINOR})` };
   }
-  if (!elf.hasSymtab) return { probeable: false, version, reason: 'stripped (no symbol table)' };
-  const syms = elf.symbols('symtab', new Set([WRITE, READ, ...ITABS]));
-  const write = syms.get(WRITE);
-  const read = syms.get(READ);
-  if (!write || !read || !isFunction(write) || !isFunction(read)) {
-    return { probeable: false, version, reason: 'does not use crypto/tls' };
-  }
-  const writeOffset = elf.fileOffset(write.value);
-  const readOffset = elf.fileOffset(read.value);
-  if (writeOffset === undefined || readOffset === undefined || read.size === 0) {
+  const found = elf.hasSymtab ? fromSymtab(elf) : fromPclntab(elf);
+  if (typeof found === 'string') return { probeable: false, version, reason: found };
+  const { write, read, itab } = found;
+  const writeOffset = elf.fileOffset(write.entry);
+  const readOffset = elf.fileOffset(read.entry);
+  if (writeOffset === undefined || readOffset === undefined || read.size === 0 || read.size > MAX_FUNCTION_BYTES) {
     return { probeable: false, version, reason: 'crypto/tls functions outside loaded segments' };
   }
   const readCode = elf.read(readOffset, read.size);
@@ -141,7 +157,6 @@ function inspect(elf: ElfFile): GoInspection {
   if (rets.length === 0) return { probeable: false, version, reason: 'no RET found in crypto/tls.(*Conn).Read' };
   const writeJbe = stackCheckJbe(elf.read(writeOffset, Math.min(write.size, 64)));
   const readJbe = stackCheckJbe(readCode);
-  const itab = ITABS.map((n) => syms.get(n)).find((s) => s !== undefined);
   return {
     probeable: true,
     version,
@@ -150,12 +165,200 @@ function inspect(elf: ElfFile): GoInspection {
       readOffset: readOffset + (readJbe ?? 0),
       readRetOffsets: rets.map((r) => readOffset + r),
       conf: {
-        tcpconn_itab: itab?.value ?? 0,
-        write_entry: write.value + (writeJbe ?? 0),
-        read_entry: read.value + (readJbe ?? 0),
+        tcpconn_itab: itab ?? 0,
+        write_entry: write.entry + (writeJbe ?? 0),
+        read_entry: read.entry + (readJbe ?? 0),
         ...LAYOUT,
         flags: (writeJbe !== undefined ? GO_WRITE_AT_JBE : 0) | (readJbe !== undefined ? GO_READ_AT_JBE : 0),
       },
     },
   };
+}
+
+interface GoTlsFunctions {
+  write: { entry: number; size: number };
+  read: { entry: number; size: number };
+  /** Link-time address of the *net.TCPConn,net.Conn itab; undefined when not found (fd then read unchecked). */
+  itab?: number;
+}
+
+/** Read and Write from the ELF symbol table of an unstripped binary, or why not. */
+function fromSymtab(elf: ElfFile): GoTlsFunctions | string {
+  const syms = elf.symbols('symtab', new Set([WRITE, READ, ...ITABS]));
+  const write = syms.get(WRITE);
+  const read = syms.get(READ);
+  if (!write || !read || !isFunction(write) || !isFunction(read)) return 'does not use crypto/tls';
+  const itab = ITABS.map((n) => syms.get(n)).find((s) => s !== undefined);
+  return { write: { entry: write.value, size: write.size }, read: { entry: read.value, size: read.size }, itab: itab?.value };
+}
+
+/**
+ * Read and Write from Go's own function table when the symbol table was
+ * stripped, and the itab from the itab links by the type names they point to.
+ */
+function fromPclntab(elf: ElfFile): GoTlsFunctions | string {
+  const parsed = readPclntab(elf);
+  if (!parsed.ok) return `stripped (no symbol table), ${parsed.reason}`;
+  const funcs = parsed.table.find([WRITE, READ]);
+  const write = funcs.get(WRITE);
+  const read = funcs.get(READ);
+  if (!write || !read) return 'does not use crypto/tls';
+  return {
+    write: { entry: write.entry, size: write.end - write.entry },
+    read: { entry: read.entry, size: read.end - read.entry },
+    itab: findItab(elf, TCPCONN_TYPE, NETCONN_INTERFACE),
+  };
+}
+
+/**
+ * The function table of a Go executable, parsed: its own section when linked
+ * by Go, or found by its header inside the section an external linker merged
+ * it into. The reason when it is missing or does not add up.
+ */
+export function readPclntab(elf: ElfFile): PclntabResult {
+  const sec = elf.firstSection(PCLNTAB_SECTIONS);
+  const text = elf.section('.text');
+  try {
+    // The header's textStart (byte 24) is a pointer: a position-independent file may leave it zero for a relocation.
+    if (sec) return GoPclntab.parse(elf.readSection(sec, MAX_PCLNTAB_BYTES), () => elf.relativeRelocation(sec.addr + 24));
+    const isText = (addr: number): boolean => text !== undefined && addr >= text.addr && addr < text.addr + text.size;
+    for (const name of MERGED_PCLNTAB_SECTIONS) {
+      const merged = elf.section(name);
+      if (!merged || merged.size > MAX_PCLNTAB_BYTES) continue;
+      const table = GoPclntab.locate(elf.readSection(merged, MAX_PCLNTAB_BYTES), isText);
+      if (table) return { ok: true, table };
+    }
+  } catch (err) {
+    if (err instanceof ElfError) return { ok: false, reason: `Go function table unreadable: ${err.message}` };
+    throw err;
+  }
+  return { ok: false, reason: 'no Go function table (.gopclntab) found' };
+}
+
+/**
+ * Link-time address of the itab pairing the concrete type named typeName with
+ * the interface named interfaceName. Each itab starts with its interface type
+ * and its concrete type; a type's name sits at types + its str offset
+ * (abi.Type byte 40): a flags byte, a varint length, the bytes, with a leading
+ * '*' to drop when the type's tflag has TFlagExtraStar. The types base
+ * (runtime.types) is not known without symbols, so it is solved for: the name
+ * record of typeName is found by its bytes, base = that address - the type's
+ * str, and the pair is accepted only if the interface's name then decodes to
+ * interfaceName at the same base. The itabs come from .itablink; when an
+ * external linker merged it away, from a scan of the section holding them.
+ */
+export function findItab(elf: ElfFile, typeName: string, interfaceName: string): number | undefined {
+  const data = TypeData.read(elf);
+  const names = data.nameRecords(typeName);
+  if (names.length === 0) return undefined;
+  const links = elf.firstSection(ITABLINK_SECTIONS);
+  if (!links) return scanForItab(data, names, interfaceName);
+  let pointers: Buffer;
+  try {
+    pointers = elf.readSection(links, MAX_ITABLINK_BYTES);
+  } catch {
+    return undefined;
+  }
+  for (let at = 0; at + 8 <= pointers.length; at += 8) {
+    const itab = num64(pointers, at);
+    const head = data.at(itab, 16);
+    if (head && pairMatches(data, names, num64(head, 0), num64(head, 8), interfaceName)) return itab;
+  }
+  return undefined;
+}
+
+const TFLAG_EXTRA_STAR = 2;
+/** abi.Type: tflag at byte 20, str (name offset from the types base) at byte 40. */
+const TYPE_TFLAG = 20;
+const TYPE_STR = 40;
+/** Sections that hold Go type data and itabs: .rodata, or .data.rel.ro when it needs relocation (PIE, external linking). */
+const TYPE_SECTIONS = ['.rodata', '.data.rel.ro'];
+
+/** The sections holding Go type data, read once, addressed by link-time address without further file reads. */
+class TypeData {
+  readonly sections: Array<{ addr: number; bytes: Buffer }> = [];
+
+  static read(elf: ElfFile): TypeData {
+    const data = new TypeData();
+    for (const name of TYPE_SECTIONS) {
+      const sec = elf.section(name);
+      if (!sec || sec.addr === 0) continue;
+      try {
+        data.sections.push({ addr: sec.addr, bytes: elf.readSection(sec, MAX_TYPES_SCAN_BYTES) });
+      } catch (err) {
+        if (!(err instanceof ElfError)) throw err;
+      }
+    }
+    return data;
+  }
+
+  /** length bytes at a link-time address, or undefined outside these sections. */
+  at(addr: number, length: number): Buffer | undefined {
+    for (const { addr: start, bytes } of this.sections) {
+      if (addr >= start && addr + length <= start + bytes.length) return bytes.subarray(addr - start, addr - start + length);
+    }
+    return undefined;
+  }
+
+  /** Addresses of the name records spelling name exactly (their flags byte), a bounded number. */
+  nameRecords(name: string): number[] {
+    const bytes = Buffer.from(name, 'latin1');
+    if (bytes.length === 0 || bytes.length > 127) return [];
+    const needle = Buffer.concat([Buffer.from([bytes.length]), bytes]);
+    const found: number[] = [];
+    for (const { addr, bytes: data } of this.sections) {
+      for (let at = data.indexOf(needle, 1); at >= 0 && found.length < MAX_NAME_RECORDS; at = data.indexOf(needle, at + 1)) found.push(addr + at - 1);
+    }
+    return found;
+  }
+
+  /** The name of the type at address type with the types base at base; undefined when it does not decode. */
+  typeName(base: number, type: number): string | undefined {
+    const head = this.at(type, TYPE_STR + 4);
+    if (!head) return undefined;
+    const prefix = this.at(base + head.readInt32LE(TYPE_STR), 2);
+    if (!prefix || prefix[1]! & 0x80) return undefined; // names this long are never the ones looked for
+    const name = this.at(base + head.readInt32LE(TYPE_STR) + 2, prefix[1]!)?.toString('latin1');
+    return name !== undefined && head[TYPE_TFLAG]! & TFLAG_EXTRA_STAR ? name.replace(/^\*/, '') : name;
+  }
+}
+
+/** Whether (inter, type) names typeName (one of its name records) and interfaceName at one consistent types base. */
+function pairMatches(data: TypeData, names: readonly number[], inter: number, type: number, interfaceName: string): boolean {
+  const head = data.at(type, TYPE_STR + 4);
+  if (!head || head[TYPE_TFLAG]! & TFLAG_EXTRA_STAR) return false;
+  const str = head.readInt32LE(TYPE_STR);
+  return names.some((name) => data.typeName(name - str, inter) === interfaceName);
+}
+
+/**
+ * The itab when .itablink is gone: in each section holding types and itabs,
+ * the 8-aligned type records whose str is a name record's offset from the
+ * section start (where runtime.types sits when Go placed the section), then
+ * an 8-aligned pair (interface, that type) that matches. Each candidate type
+ * costs a pass over the section: a bounded number are tried.
+ */
+function scanForItab(data: TypeData, names: readonly number[], interfaceName: string): number | undefined {
+  let tries = 0;
+  for (const { addr, bytes } of data.sections) {
+    const strs = new Set(names.map((n) => n - addr));
+    for (let field = TYPE_STR; field + 4 <= bytes.length && tries < MAX_TYPE_CANDIDATES; field += 8) {
+      if (!strs.has(bytes.readInt32LE(field)) || bytes[field - TYPE_STR + TYPE_TFLAG]! & TFLAG_EXTRA_STAR) continue;
+      tries++;
+      const type = addr + field - TYPE_STR;
+      const lo = type % 0x100000000;
+      const hi = Math.floor(type / 0x100000000);
+      for (let at = 0; at + 16 <= bytes.length; at += 8) {
+        if (bytes.readUInt32LE(at + 8) !== lo || bytes.readUInt32LE(at + 12) !== hi) continue;
+        if (pairMatches(data, names, num64(bytes, at), type, interfaceName)) return addr + at;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** A little-endian u64 as a number; values past 2^53 become -1 (no address). */
+function num64(buf: Buffer, at: number): number {
+  const v = buf.readBigUInt64LE(at);
+  return v > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(v);
 }

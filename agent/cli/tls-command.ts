@@ -20,7 +20,7 @@ export const tlsUsage = `flowscope tls [-o text|json] [--local]
 
 Lists, per process, the TLS implementation flowscope found (openssl-dynamic,
 openssl-static, boringssl, go, node), its version when the binary says, whether
-plaintext capture is active, and why not when it is not (stripped, unsupported
+plaintext capture is active, and why not when it is not (stripped without a readable Go function table, unsupported
 Go version, cap reached, attach failed: ERRNO). Asks the running agent; when
 none answers, scans this host itself and says so (capture is then inactive).
 

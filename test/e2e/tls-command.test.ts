@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TlsReport } from '../../agent/cli/tls-command.js';
-import { buildGo, selfSignedCert } from '../fixtures/tls/programs.js';
+import { buildGo, hideGoFunctionTable, selfSignedCert } from '../fixtures/tls/programs.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { freePort } from '../helpers/nginx.mjs';
 import { waitFor } from '../helpers/wait.mjs';
@@ -36,7 +36,8 @@ describe('flowscope tls', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'flowscope-tls-command-'));
     const goServer = buildGo('go-server', dir);
-    const stripped = buildGo('go-server', dir, 'go-server-stripped', true);
+    // Stripped, and its function table hidden: a Go binary flowscope cannot probe.
+    const stripped = hideGoFunctionTable(buildGo('go-server', dir, 'go-server-stripped', true), join(dir, 'go-server-no-pclntab'));
     const { cert, key } = selfSignedCert(dir);
     goPid = startGo(goServer, await freePort(), cert, key);
     strippedPid = startGo(stripped, await freePort(), cert, key);
@@ -58,12 +59,12 @@ describe('flowscope tls', () => {
     expect(report.processes.find((p) => p.pid === goPid)).toMatchObject({
       comm: 'go-server', library: 'go', version: expect.stringMatching(/^go1\.\d+/), active: false, reason: 'no agent running',
     });
-    expect(report.processes.find((p) => p.pid === strippedPid)).toMatchObject({ library: 'go', active: false, reason: 'stripped (no symbol table)' });
+    expect(report.processes.find((p) => p.pid === strippedPid)).toMatchObject({ library: 'go', active: false, reason: 'stripped (no symbol table), no Go function table (.gopclntab) found' });
 
     const text = (await tls(['--local', '--no-color'])).stdout.split('\n');
     expect(text[0]).toBe('--local: scanned this host itself');
     expect(text[1]).toMatch(/^PID\s+COMM\s+LIBRARY\s+VERSION\s+CAPTURE\s+PATH \/ REASON$/);
-    expect(text.find((l) => l.startsWith(`${strippedPid} `))).toMatch(/ go +go1\.\d+\S* +no +stripped \(no symbol table\) \(\/.*go-server-stripped\)$/);
+    expect(text.find((l) => l.startsWith(`${strippedPid} `))).toMatch(/ go +go1\.\d+\S* +no +stripped \(no symbol table\), no Go function table \(\.gopclntab\) found \(\/.*go-server-no-pclntab\)$/);
   });
 
   it('shows the running agent’s view: capture active for the Go server, and why not for the stripped one', async () => {
@@ -78,7 +79,7 @@ describe('flowscope tls', () => {
       expect(report.note).toBeUndefined();
       expect(report.processes.find((p) => p.pid === goPid)).toMatchObject({ library: 'go', active: true });
       expect(report.processes.find((p) => p.pid === goPid)?.reason).toBeUndefined();
-      expect(report.processes.find((p) => p.pid === strippedPid)).toMatchObject({ library: 'go', active: false, reason: 'stripped (no symbol table)' });
+      expect(report.processes.find((p) => p.pid === strippedPid)).toMatchObject({ library: 'go', active: false, reason: 'stripped (no symbol table), no Go function table (.gopclntab) found' });
     } finally {
       expect(await agent.stop()).toBe(0);
     }

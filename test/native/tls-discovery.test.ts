@@ -1,5 +1,6 @@
 // Real kernel and real processes: the capture engine finds TLS binaries in
 // processes started after it (Go, stripped Go, Node.js, nginx with libssl),
+// reports a stripped Go binary whose function table cannot be found,
 // probes each file once, reports per process what it found and why capture is
 // not live when it is not, detaches when the last user exits, and stops at its
 // cap with a counter.
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KernelEngine, type TlsProcessStatus } from '../../agent/capture/kernel-engine.js';
 import { createLogger } from '../../agent/log.js';
 import { Pipeline } from '../../agent/pipeline.js';
-import { buildGo, selfSignedCert, TLS_FIXTURES } from '../fixtures/tls/programs.js';
+import { buildGo, hideGoFunctionTable, selfSignedCert, TLS_FIXTURES } from '../fixtures/tls/programs.js';
 import { Nginx } from '../helpers/nginx.mjs';
 import { waitFor } from '../helpers/wait.mjs';
 import { buildNative, Capture, freePort, startProcess, stopAll, waitForListen } from './support.js';
@@ -21,6 +22,7 @@ describe('TLS discovery, status and probe lifecycle', () => {
   let dir: string;
   let goServer: string;
   let stripped: string;
+  let noFunctionTable: string;
   let cert: string;
   let key: string;
   const engines: KernelEngine[] = [];
@@ -51,6 +53,7 @@ describe('TLS discovery, status and probe lifecycle', () => {
     dir = mkdtempSync(join(tmpdir(), 'flowscope-tls-discovery-'));
     goServer = buildGo('go-server', dir);
     stripped = buildGo('go-server', dir, 'go-server-stripped', true);
+    noFunctionTable = hideGoFunctionTable(stripped, join(dir, 'go-server-no-pclntab'));
     ({ cert, key } = selfSignedCert(dir));
   }, 120_000);
 
@@ -79,6 +82,7 @@ describe('TLS discovery, status and probe lifecycle', () => {
     const engine = await startEngine();
     const goPid = await startGo(goServer);
     const strippedPid = await startGo(stripped);
+    const noTablePid = await startGo(noFunctionTable);
     const nodePort = await freePort();
     const nodePid = startProcess(NODE, [join(TLS_FIXTURES, 'node-server.mjs'), 'https', String(nodePort), cert, key]).pid!;
     await waitForListen('127.0.0.1', nodePort);
@@ -89,8 +93,12 @@ describe('TLS discovery, status and probe lifecycle', () => {
       expect(go.version).toMatch(/^go1\.\d+/);
       expect(go.reason).toBeUndefined();
 
+      // Stripped: probed through Go's own function table.
       const bare = await waitFor('stripped Go server row', () => rowOf(engine, strippedPid));
-      expect(bare).toMatchObject({ library: 'go', active: false, reason: 'stripped (no symbol table)' });
+      expect(bare).toMatchObject({ library: 'go', path: stripped, active: true });
+      expect(bare.reason).toBeUndefined();
+      const hidden = await waitFor('Go server without a function table row', () => rowOf(engine, noTablePid));
+      expect(hidden).toMatchObject({ library: 'go', active: false, reason: 'stripped (no symbol table), no Go function table (.gopclntab) found' });
 
       const node = await waitFor('Node server row', () => rowOf(engine, nodePid));
       expect(node).toMatchObject({ library: 'node', path: NODE, active: true });

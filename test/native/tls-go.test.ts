@@ -1,7 +1,8 @@
 // Real kernel: Go crypto/tls probes (entry of (*Conn).Write, entry and every
 // RET of (*Conn).Read) give the plaintext of a stdlib Go HTTPS server and
-// client; their ciphertext carries no payload; a stripped binary is refused
-// with a reason instead of being probed.
+// client; their ciphertext carries no payload; a stripped binary is probed
+// through Go's own function table, and one whose table cannot be found is
+// refused with a reason.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import * as L from '../../agent/capture/record-layout.generated.js';
 import { ElfFile } from '../../agent/capture/tls-elf.js';
 import { GO_READ_AT_JBE, GO_WRITE_AT_JBE, inspectGoExecutable } from '../../agent/capture/tls-go.js';
 import { decodeInstruction } from '../../agent/capture/tls-x86.js';
-import { buildGo, selfSignedCert } from '../fixtures/tls/programs.js';
+import { buildGo, hideGoFunctionTable, selfSignedCert } from '../fixtures/tls/programs.js';
 import { Nginx } from '../helpers/nginx.mjs';
 import { buildNative, Capture, captured, freePort, runClient, startProcess, stopAll, waitForListen } from './support.js';
 
@@ -73,11 +74,40 @@ describe('Go crypto/tls plaintext', () => {
     expect(capture.loader.attachGoTls(server, found.probe)).toBe(probes);
   });
 
-  it('reports a stripped Go binary instead of probing it', () => {
-    const found = inspectGoExecutable(stripped);
-    expect(found).toMatchObject({ probeable: false, reason: 'stripped (no symbol table)' });
+  it('reports a stripped Go binary whose function table cannot be found, with the reason', () => {
+    const hidden = hideGoFunctionTable(stripped, join(dir, 'go-server-no-pclntab'));
+    const found = inspectGoExecutable(hidden);
+    expect(found).toMatchObject({ probeable: false, reason: 'stripped (no symbol table), no Go function table (.gopclntab) found' });
     expect(found.version).toMatch(/^go1\.\d+/);
   });
+
+  for (const pie of [false, true]) {
+    it(`captures curl → a stripped${pie ? ' position-independent' : ''} Go server, probed through its function table`, async () => {
+      const exe = pie ? buildGo('go-server', dir, 'go-server-stripped-pie', true, true) : stripped;
+      const withSymbols = inspectGoExecutable(pie ? buildGo('go-server', dir, 'go-server-pie-symbols', false, true) : server);
+      const found = inspectGoExecutable(exe);
+      if (!found.probeable || !withSymbols.probeable) throw new Error(`${JSON.stringify(found)} ${JSON.stringify(withSymbols)}`);
+      // Same source and toolchain: the function table gives the symbol table's probe points and itab.
+      expect(found.probe).toEqual(withSymbols.probe);
+      expect(capture.loader.attachGoTls(exe, found.probe)).toBeGreaterThan(2);
+      const { cert, key } = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+      const strippedPort = await freePort();
+      const pid = startProcess(exe, [`127.0.0.1:${strippedPort}`, cert, key]).pid!;
+      await waitForListen('127.0.0.1', strippedPort);
+      const res = await runClient('curl', ['-sSk', '--http1.1', `https://127.0.0.1:${strippedPort}/hello/stripped`]);
+      expect(res.stdout.toString()).toBe('hello stripped\n');
+      const open = await capture.waitFor('stripped server connection with data', () =>
+        capture.opens((o) => o.tgid === pid && o.localPort === strippedPort).find((o) => capture.dataOf(o).length > 0),
+      );
+      await capture.waitFor('stripped server plaintext response', () =>
+        captured(capture.dataOf(open), L.FS_DIR_EGRESS, L.FS_SRC_SSL).toString('latin1').endsWith('\r\n\r\nhello stripped\n'),
+      );
+      const data = capture.dataOf(open);
+      expect(captured(data, L.FS_DIR_INGRESS, L.FS_SRC_SSL).toString('latin1')).toMatch(/^GET \/hello\/stripped HTTP\/1\.1\r\n/);
+      expect(captured(data, L.FS_DIR_EGRESS, L.FS_SRC_SSL).toString('latin1')).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(data.filter((d) => d.source !== L.FS_SRC_SSL)).toEqual([]);
+    });
+  }
 
   it('captures curl → Go server as plaintext on the server side only from the Go probes', async () => {
     const res = await runClient('curl', ['-sSk', '--http1.1', `https://127.0.0.1:${port}/hello/gopher`]);

@@ -4,14 +4,15 @@
 // stripped build yields the same crypto/tls probe points as the unstripped
 // one, and truncated or garbage tables give a reason, never an exception.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GoPclntab, PCLNTAB_MAGIC_GO118, PCLNTAB_MAGIC_GO120 } from '../../../agent/capture/go-pclntab.js';
 import { ElfFile } from '../../../agent/capture/tls-elf.js';
-import { findItab, inspectGoExecutable, readPclntab } from '../../../agent/capture/tls-go.js';
+import { findItab, GO_READ_AT_JBE, GO_WRITE_AT_JBE, inspectGoExecutable, readPclntab } from '../../../agent/capture/tls-go.js';
+import { decodeInstruction } from '../../../agent/capture/tls-x86.js';
 import { buildGo } from '../../fixtures/tls/programs.js';
 
 const READ = 'crypto/tls.(*Conn).Read';
@@ -165,6 +166,53 @@ describe('Go function table (.gopclntab)', () => {
     }
   });
 
+  // Go programs installed on this host, built elsewhere with other Go versions and linkers.
+  const DOCKER = '/usr/local/bin/docker'; // go1.24, externally linked, with symbols
+  const HOST_STRIPPED = ['/usr/local/bin/terraform', '/usr/bin/caddy', '/usr/bin/podman']; // go1.23 internal; Debian go1.19 external
+
+  it.skipIf(!existsSync(DOCKER))('reads an externally linked go1.24 binary whose function table was merged into .data.rel.ro, stripped or not', () => {
+    const stripped = join(dir, 'docker-stripped');
+    execFileSync('strip', ['-o', stripped, DOCKER]);
+    withElf(stripped, (elf) => {
+      expect(elf.hasSymtab).toBe(false);
+      expect(elf.firstSection(['.gopclntab', '.data.rel.ro.gopclntab', '.itablink'])).toBeUndefined();
+    });
+    const symbols = nmSymbols(DOCKER);
+    const byName = new Map([...symbols.values()].flat().map((s) => [s.name, s]));
+    withElf(stripped, (elf) => {
+      const parsed = readPclntab(elf);
+      if (!parsed.ok) throw new Error(parsed.reason);
+      expect(parsed.table.magic).toBe(PCLNTAB_MAGIC_GO120);
+      const { functions, broken } = parsed.table.functions();
+      expect(broken).toBeUndefined();
+      for (const fn of functions) {
+        expect((symbols.get(fn.entry) ?? []).some((s) => sameFunction(fn.name, s.name)), fn.name).toBe(true);
+      }
+      expect(findItab(elf, '*net.TCPConn', 'net.Conn')).toBe(byName.get('go:itab.*net.TCPConn,net.Conn')!.value);
+    });
+    const want = inspectGoExecutable(DOCKER);
+    const got = inspectGoExecutable(stripped);
+    if (!want.probeable || !got.probeable) throw new Error(`${JSON.stringify(want)} ${JSON.stringify(got)}`);
+    expect(want.version).toMatch(/^go1\.2[4-9]/);
+    expect(got.probe).toEqual(want.probe);
+  });
+
+  for (const path of HOST_STRIPPED) {
+    it.skipIf(!existsSync(path))(`probes ${path} (stripped, built elsewhere) at a stack-check JBE, its RETs and a TCPConn itab`, () => {
+      const found = inspectGoExecutable(path);
+      if (!found.probeable) throw new Error(found.reason);
+      withElf(path, (elf) => {
+        expect(elf.hasSymtab).toBe(false);
+        // Entry probes on the prologue's JBE, every Read probe on a RET: the addresses really are those functions.
+        expect(found.probe.conf.flags).toBe(GO_WRITE_AT_JBE | GO_READ_AT_JBE);
+        for (const at of [found.probe.writeOffset, found.probe.readOffset]) expect([0x76, 0x186]).toContain(decodeInstruction(elf.read(at, 16), 0).opcode);
+        expect(found.probe.readRetOffsets.length).toBeGreaterThan(0);
+        for (const at of found.probe.readRetOffsets) expect(elf.read(at, 1)[0]).toBe(0xc3);
+        expect(found.probe.conf.tcpconn_itab).toBeGreaterThan(0);
+      });
+    });
+  }
+
   it('reports a stripped binary whose table is unreadable with a reason', () => {
     const cases: Array<[string, (s: Buffer) => void, RegExp]> = [
       ['unknown magic', (s) => s.writeUInt32LE(0x12345678, 0), /^stripped \(no symbol table\), unknown pclntab magic 0x12345678$/],
@@ -172,6 +220,8 @@ describe('Go function table (.gopclntab)', () => {
       ['huge function count', (s) => s.writeBigUInt64LE(1n << 40n, 8), /function count \d+ does not fit/],
       ['offsets past the end', (s) => s.writeBigUInt64LE(BigInt(s.length + 1), 8 + 8 * 7), /offsets outside the section/],
       ['32-bit header', (s) => (s[7] = 4), /not for a 64-bit target/],
+      // Not position-independent: no relocation fills a zero text start in.
+      ['no text start', (s) => s.writeBigUInt64LE(0n, 24), /pclntab has no text start address/],
     ];
     for (const [name, change, reason] of cases) {
       const path = patchedCopy(builds.stripped, join(dir, `bad-${name.replace(/ /g, '-')}`), change);
@@ -179,6 +229,14 @@ describe('Go function table (.gopclntab)', () => {
       expect(found, name).toMatchObject({ probeable: false, reason: expect.stringMatching(reason) });
       expect(found.version).toMatch(/^go1\.\d+/);
     }
+  });
+
+  it('takes a position-independent table’s zero text start from its load-time relocation', () => {
+    const path = patchedCopy(builds.strippedPie, join(dir, 'pie-text-start-zero'), (s) => s.writeBigUInt64LE(0n, 24));
+    const want = inspectGoExecutable(builds.fullPie);
+    const got = inspectGoExecutable(path);
+    if (!want.probeable || !got.probeable) throw new Error(`${JSON.stringify(want)} ${JSON.stringify(got)}`);
+    expect(got.probe).toEqual(want.probe);
   });
 
   it('reports a function table whose records were overwritten', () => {
@@ -189,6 +247,30 @@ describe('Go function table (.gopclntab)', () => {
     });
     const found = inspectGoExecutable(path);
     expect(found).toMatchObject({ probeable: false, reason: expect.stringMatching(/^stripped \(no symbol table\), pclntab function table out of order/) });
+  });
+
+  it('never throws on itab links and type data overwritten with random bytes, and finds no wrong itab', () => {
+    const sections = withElf(builds.stripped, (elf) => ['.itablink', '.rodata'].map((n) => elf.section(n)!));
+    const original = readFileSync(builds.stripped);
+    const want = inspectGoExecutable(builds.stripped);
+    if (!want.probeable) throw new Error(want.reason);
+    const path = join(dir, 'random-types');
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1 }), fc.uint8Array({ minLength: 64, maxLength: 4096 }), fc.nat(), (which, garbage, where) => {
+        const sec = sections[which]!;
+        const file = Buffer.from(original);
+        const at = sec.offset + (where % Math.max(1, sec.size - garbage.length));
+        file.set(garbage.subarray(0, Math.min(garbage.length, sec.size)), at);
+        writeFileSync(path, file);
+        const got = inspectGoExecutable(path);
+        if (!got.probeable) return typeof got.reason === 'string';
+        // The probe points never move; the itab is the real one or none at all (fd then unchecked).
+        expect(got.probe.writeOffset).toBe(want.probe.writeOffset);
+        expect([0, want.probe.conf.tcpconn_itab]).toContain(got.probe.conf.tcpconn_itab);
+        return true;
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('parses every truncation of a real table without throwing', () => {
