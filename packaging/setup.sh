@@ -22,7 +22,9 @@ if [ "$for_tests" = 1 ]; then
   packages+=(nginx curl openssl libssl-dev python3-grpcio nghttp2-client tshark iproute2 wrk util-linux
     golang-go chromium rsyslog rsyslog-gnutls bpftrace systemd wfuzz dirb
     golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
-    caddy)  # caddy: a stripped, externally linked Go TLS server built by Debian
+    caddy node-acorn node-cjs-module-lexer node-undici)
+  # caddy: a stripped, externally linked Go TLS server built by Debian.
+  # node-*: the JavaScript Debian's own Node.js 18 loads from /usr/share/nodejs (see below).
 fi
 
 missing=()
@@ -36,6 +38,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts nginx on port 80 when it is installed; tests run their own instances.
+# Debian 12's own Node.js 18 (node over libnode.so.108 over the system libssl.so.3), for the
+# TLS tests: its nodejs package cannot be installed beside the Node 20 that runs flowscope,
+# so it is unpacked under /var/cache (test/fixtures/tls/programs.ts runs it from there).
+debian_node=/var/cache/flowscope-tests/debian-nodejs
+if [ "$for_tests" = 1 ] && [ ! -x "$debian_node/usr/bin/node" ]; then
+  say "unpacking Debian's nodejs 18 into $debian_node"
+  version=$(apt-cache policy libnode108 | awk '/Candidate:/ {print $2}')
+  debs=$(mktemp -d)
+  chmod 755 "$debs"  # apt-get download drops privileges to _apt
+  (cd "$debs" && apt-get download -qq "nodejs=$version" "libnode108=$version" 2>/dev/null)
+  mkdir -p "$debian_node"
+  for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$debian_node"; done
+  rm -rf "$debs"
+  LD_LIBRARY_PATH="$debian_node/usr/lib/x86_64-linux-gnu" "$debian_node/usr/bin/node" --version >/dev/null
+fi
+
 if [ "$for_tests" = 1 ] && command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then
   systemctl stop nginx || true
 fi

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Flow } from '../../agent/schema/flow.js';
-import { buildGo, selfSignedCert, TLS_FIXTURES } from '../fixtures/tls/programs.js';
+import { buildGo, DEBIAN_NODE, DEBIAN_NODE_ENV, selfSignedCert, TLS_FIXTURES } from '../fixtures/tls/programs.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { freePort, Nginx } from '../helpers/nginx.mjs';
 import { waitFor } from '../helpers/wait.mjs';
@@ -38,8 +38,8 @@ describe('TLS plaintext of Go and Node.js programs through the agent', () => {
   const children: ChildProcess[] = [];
   const servers: Nginx[] = [];
 
-  function start(cmd: string, args: string[]): ChildProcess {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  function start(cmd: string, args: string[], env = process.env): ChildProcess {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env });
     children.push(child);
     child.stdout!.resume();
     return child;
@@ -137,28 +137,38 @@ describe('TLS plaintext of Go and Node.js programs through the agent', () => {
     expect(summary(flows)).toEqual(both([`HTTP1 GET /index.html ${host} 200 tls=true`, `HTTP1 GET /status/404 ${host} 404 tls=true`]));
   });
 
-  for (const mode of ['https', 'http2'] as const) {
-    it(`Node.js ${mode} server and client started after the agent`, async () => {
-      const port = await freePort();
-      start(NODE, [join(TLS_FIXTURES, 'node-server.mjs'), mode, String(port), cert, key]);
-      await probed(NODE);
-      await waitFor('the Node server', async () => {
-        try {
-          await run(NODE, [join(TLS_FIXTURES, 'node-client.mjs'), mode, `https://127.0.0.1:${port}/ready`]);
-          return true;
-        } catch {
-          return false;
-        }
+  // The Node that runs flowscope (OpenSSL linked into the node binary) and Debian 12's own
+  // Node.js 18 (shared libnode over the system libssl.so.3): both encrypt into memory BIOs.
+  const runtimes = [
+    { name: `Node.js ${process.version}`, node: NODE, env: process.env, tlsFile: NODE },
+    { name: "Debian 12's Node.js 18 (libnode, system OpenSSL)", node: DEBIAN_NODE, env: DEBIAN_NODE_ENV, tlsFile: 'libssl.so.3' },
+  ];
+  for (const runtime of runtimes) {
+    for (const mode of ['https', 'http2'] as const) {
+      it(`${runtime.name}: ${mode} server and client started after the agent`, async () => {
+        const port = await freePort();
+        const node = (args: string[]) => run(runtime.node, args, { env: runtime.env });
+        start(runtime.node, [join(TLS_FIXTURES, 'node-server.mjs'), mode, String(port), cert, key], runtime.env);
+        await probed(runtime.tlsFile);
+        await waitFor('the Node server', async () => {
+          try {
+            await node([join(TLS_FIXTURES, 'node-client.mjs'), mode, `https://127.0.0.1:${port}/ready`]);
+            return true;
+          } catch {
+            return false;
+          }
+        });
+        const host = `127.0.0.1:${port}`;
+        const { stdout } = await node([join(TLS_FIXTURES, 'node-client.mjs'), mode, `https://${host}/hello/a`, `https://${host}/hello/b`]);
+        expect(stdout).toBe('hello a\nhello b\n');
+        const flows = await waitFor('both sides of both requests', () => {
+          const got = agent.flowsTo(port).filter((f) => f.http.path !== '/ready');
+          return got.length >= 4 ? got : undefined;
+        });
+        const proto = mode === 'http2' ? 'HTTP2' : 'HTTP1';
+        expect(summary(flows)).toEqual(both([`${proto} GET /hello/a ${host} 200 tls=true`, `${proto} GET /hello/b ${host} 200 tls=true`]));
+        if (runtime.node === DEBIAN_NODE) expect(flows.every((f) => f.source.process === 'node' && f.destination.process === 'node')).toBe(true);
       });
-      const host = `127.0.0.1:${port}`;
-      const { stdout } = await run(NODE, [join(TLS_FIXTURES, 'node-client.mjs'), mode, `https://${host}/hello/a`, `https://${host}/hello/b`]);
-      expect(stdout).toBe('hello a\nhello b\n');
-      const flows = await waitFor('both sides of both requests', () => {
-        const got = agent.flowsTo(port).filter((f) => f.http.path !== '/ready');
-        return got.length >= 4 ? got : undefined;
-      });
-      const proto = mode === 'http2' ? 'HTTP2' : 'HTTP1';
-      expect(summary(flows)).toEqual(both([`${proto} GET /hello/a ${host} 200 tls=true`, `${proto} GET /hello/b ${host} 200 tls=true`]));
-    });
+    }
   }
 });
