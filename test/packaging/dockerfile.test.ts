@@ -31,11 +31,17 @@ function parseDockerfile(text: string): Stage[] {
     }
   }
   const stages: Stage[] = [];
+  // ARGs before the first FROM name the base images; FROM resolves them to their defaults.
+  const globalArgs = new Map<string, string>();
   for (const line of logical) {
     const [, op, args] = /^(\S+)\s+(.*)$/s.exec(line)!;
-    if (op!.toUpperCase() === 'FROM') {
+    if (op!.toUpperCase() === 'ARG' && stages.length === 0) {
+      const [key, value] = args!.split('=', 2);
+      globalArgs.set(key!, value ?? '');
+    } else if (op!.toUpperCase() === 'FROM') {
       const [, from, name] = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args!)!;
-      stages.push({ from: from!, name: name ?? String(stages.length), instructions: [] });
+      const resolved = from!.replace(/\$\{(\w+)\}/g, (_, key: string) => globalArgs.get(key) ?? '');
+      stages.push({ from: resolved, name: name ?? String(stages.length), instructions: [] });
     } else {
       stages.at(-1)!.instructions.push({ op: op!.toUpperCase(), args: args! });
     }
@@ -44,7 +50,8 @@ function parseDockerfile(text: string): Stage[] {
 }
 
 const stages = parseDockerfile(dockerfile);
-const [build, runtime] = stages as [Stage, Stage];
+const build = stages.find((s) => s.name === 'build')!;
+const runtime = stages.at(-1)!;
 const all = (stage: Stage, op: string) => stage.instructions.filter((i) => i.op === op);
 const aptPackages = (stage: Stage) =>
   all(stage, 'RUN').flatMap((i) => /apt-get install -y --no-install-recommends ([^&]+)/.exec(i.args)?.[1]!.trim().split(/\s+/) ?? []);
@@ -65,10 +72,12 @@ function owningPackage(path: string): string {
 
 describe('packaging/Dockerfile', () => {
   it('has a build stage on Debian bookworm with Node 20 and a slim runtime stage', () => {
-    expect(stages.map((s) => [s.from, s.name])).toEqual([['node:20-bookworm', 'build'], ['debian:bookworm-slim', 'runtime']]);
+    expect(stages.map((s) => [s.from, s.name])).toEqual([
+      ['node:20-bookworm', 'build'], ['node:20-bookworm-slim', 'node-binary'], ['debian:bookworm-slim', 'runtime'],
+    ]);
     expect(aptPackages(build)).toEqual(expect.arrayContaining(['clang', 'libbpf-dev', 'bpftool', 'libelf-dev', 'make']));
     expect(all(runtime, 'COPY').map((c) => c.args)).toEqual([
-      '--from=node:20-bookworm-slim /usr/local/bin/node /usr/local/bin/node',
+      '--from=node-binary /usr/local/bin/node /usr/local/bin/node',
       '--from=build /out/opt/flowscope /opt/flowscope',
     ]);
   });
