@@ -150,6 +150,8 @@ export class IdentityResolver {
   #rules: NamingRules;
   #rulesGeneration = 0;
   #passwdTimer: NodeJS.Timeout | undefined;
+  /** Bumped by start() and stop(): a start() that finds it changed after loading the client was stopped. */
+  #runs = 0;
 
   constructor(options: IdentityOptions = {}, log?: Logger) {
     this.#log = log;
@@ -183,8 +185,10 @@ export class IdentityResolver {
 
   /** Starts the Kubernetes watches and the passwd refresh. */
   async start(): Promise<void> {
+    const run = ++this.#runs;
     if (this.#kubeWatcherOptions && this.kubeIndex && !this.#kubeWatcher) {
       const { KubeWatcher } = await import('./kube-watcher.js');
+      if (run !== this.#runs) return; // stopped while the client library loaded
       const options = this.#kubeWatcherOptions;
       try {
         this.#kubeWatcher = new KubeWatcher(this.kubeIndex, options, this.#log);
@@ -198,6 +202,7 @@ export class IdentityResolver {
   }
 
   stop(): void {
+    this.#runs++;
     this.#kubeWatcher?.stop();
     clearInterval(this.#passwdTimer);
     this.#passwdTimer = undefined;
