@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { waitFor } from '../test/helpers/wait.mjs';
 
 const bin = fileURLToPath(new URL('../bin/flowscope.js', import.meta.url));
-export const CLK_TCK = 100;
+const CLK_TCK = 100;
 
 /**
  * Starts `flowscope agent --flows-out flowsFile --listen off`, ready once a log
@@ -49,28 +49,40 @@ export async function stopAgent(agent) {
   return stopped ? JSON.parse(stopped) : undefined;
 }
 
-/** Server-side flows to `port` that carry a response status and every extra needle given. */
+/** Server-side flows to `port` whose JSON line holds every needle given. */
 export async function countServerFlows(file, port, ...needles) {
   let n = 0;
   for await (const line of createInterface({ input: createReadStream(file) })) {
-    if (line.includes('"observedAt":"SERVER"') && line.includes(`"port":${port},`) && line.includes('"status":') && needles.every((s) => line.includes(s))) n++;
+    if (line.includes('"observedAt":"SERVER"') && line.includes(`"port":${port},`) && needles.every((s) => line.includes(s))) n++;
   }
   return n;
 }
 
 /** User and system CPU of a process so far, in ticks. */
-export function cpuSplit(pid) {
+function cpuSplit(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1].split(' ');
   return { user: Number(fields[11]), system: Number(fields[12]) };
 }
 
-export function cpuTicks(pid) {
-  const { user, system } = cpuSplit(pid);
-  return user + system;
+/**
+ * Runs `load()` (synchronous: a load generator run to its end) while the agent
+ * runs, and returns its result with the agent's CPU over that time in cores
+ * (user, system and both) and its memory at the end (resident and peak, MB).
+ */
+export function duringLoad(agent, load) {
+  const pid = agent.child.pid;
+  const before = cpuSplit(pid);
+  const t0 = process.hrtime.bigint();
+  const result = load();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const after = cpuSplit(pid);
+  const user = (after.user - before.user) / CLK_TCK / seconds;
+  const system = (after.system - before.system) / CLK_TCK / seconds;
+  return { result, cpu: user + system, user, system, rssMb: rssMb(pid), peakRssMb: rssMb(pid, 'VmHWM') };
 }
 
 /** A memory figure of /proc/PID/status in MB (VmRSS by default; VmHWM is the peak). */
-export function rssMb(pid, field = 'VmRSS') {
+function rssMb(pid, field = 'VmRSS') {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
   return m ? Number(m[1]) / 1024 : 0;
 }

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Nginx } from '../test/helpers/nginx.mjs';
 import { waitFor } from '../test/helpers/wait.mjs';
-import { CLK_TCK, countServerFlows, cpuSplit, cpuTicks, lossSummary, rssMb, startAgent, stopAgent } from './harness.mjs';
+import { countServerFlows, duringLoad, lossSummary, startAgent, stopAgent } from './harness.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -44,20 +44,17 @@ async function saturation(tls) {
     writeFileSync(flowsFile, '');
     const agent = await startAgent(flowsFile);
     const logBefore = nginx.accessLogLines().length;
-    const ticks0 = cpuTicks(agent.child.pid);
-    const t0 = process.hrtime.bigint();
-    const r = wrk(url, SECONDS);
-    const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-    cpu = Math.max(cpu, (cpuTicks(agent.child.pid) - ticks0) / CLK_TCK / elapsed);
-    rss = Math.max(rss, rssMb(agent.child.pid, 'VmHWM'));
-    withAgent.push(r.rps);
+    const run = duringLoad(agent, () => wrk(url, SECONDS));
+    cpu = Math.max(cpu, run.cpu);
+    rss = Math.max(rss, run.peakRssMb);
+    withAgent.push(run.result.rps);
     // Let the agent finish the backlog, then compare with nginx's own count.
     const servedNow = nginx.accessLogLines().length - logBefore;
-    await waitFor('flows to settle', async () => (await countServerFlows(flowsFile, nginx.port)) >= servedNow || undefined, 10_000).catch(() => undefined);
+    await waitFor('flows to settle', async () => (await countServerFlows(flowsFile, nginx.port, '"status":')) >= servedNow || undefined, 10_000).catch(() => undefined);
     lastStatus = await stopAgent(agent);
     // Requests in flight when wrk stopped are logged a moment later: count them too.
     served += nginx.accessLogLines().length - logBefore;
-    reported += await countServerFlows(flowsFile, nginx.port);
+    reported += await countServerFlows(flowsFile, nginx.port, '"status":');
     rmSync(flowsFile);
   }
   nginx.stop();
@@ -80,20 +77,10 @@ async function fixedRate(targetRps) {
   }
   const flowsFile = join(work, 'flows-fixed.jsonl');
   const agent = await startAgent(flowsFile);
-  const split0 = cpuSplit(agent.child.pid);
-  const t0 = process.hrtime.bigint();
-  const r = wrk(`${nginx.url}/index.html`, SECONDS * 2, ['-s', script], connections);
-  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-  const split1 = cpuSplit(agent.child.pid);
-  const user = (split1.user - split0.user) / CLK_TCK / elapsed;
-  const system = (split1.system - split0.system) / CLK_TCK / elapsed;
-  const cpu = user + system;
-  // Peak (includes loading the eBPF programs) and resident at the end of the load.
-  const rss = rssMb(agent.child.pid, 'VmHWM');
-  const rssNow = rssMb(agent.child.pid, 'VmRSS');
+  const run = duringLoad(agent, () => wrk(`${nginx.url}/index.html`, SECONDS * 2, ['-s', script], connections));
   await stopAgent(agent);
   nginx.stop();
-  return { rps: r.rps, cpu, user, system, rss, rssNow };
+  return { ...run, rps: run.result.rps };
 }
 
 const pct = (x) => `${(100 * x).toFixed(2)}%`;
@@ -109,6 +96,6 @@ for (const tls of [false, true]) {
 }
 if (parts.has('fixed')) {
   const fixed = await fixedRate(10_000);
-  console.log(`fixed load ${fixed.rps.toFixed(0)} req/s: agent ${fixed.cpu.toFixed(3)} cores (user ${fixed.user.toFixed(3)}, system ${fixed.system.toFixed(3)}; target ≤ 0.15), RSS ${fixed.rssNow.toFixed(0)} MB at the end of the load, peak ${fixed.rss.toFixed(0)} MB (target ≤ 150)`);
+  console.log(`fixed load ${fixed.rps.toFixed(0)} req/s: agent ${fixed.cpu.toFixed(3)} cores (user ${fixed.user.toFixed(3)}, system ${fixed.system.toFixed(3)}; target ≤ 0.15), RSS ${fixed.rssMb.toFixed(0)} MB at the end of the load, peak ${fixed.peakRssMb.toFixed(0)} MB (target ≤ 150)`);
 }
 rmSync(work, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Flow } from '../../agent/schema/flow.js';
-import { buildGo, DEBIAN_NODE, DEBIAN_NODE_ENV, selfSignedCert, TLS_FIXTURES } from '../fixtures/tls/programs.js';
+import { buildGo, DEBIAN_NODE, DEBIAN_NODE_ENV, httpsListening, selfSignedCert, TLS_FIXTURES } from '../fixtures/tls/programs.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { freePort, Nginx } from '../helpers/nginx.mjs';
 import { waitFor } from '../helpers/wait.mjs';
@@ -52,17 +52,6 @@ describe('TLS plaintext of Go and Node.js programs through the agent', () => {
     );
   }
 
-  async function listening(port: number): Promise<void> {
-    await waitFor(`a listener on ${port}`, async () => {
-      try {
-        await run('curl', ['-sk', '-o', '/dev/null', `https://127.0.0.1:${port}/ready`]);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-  }
-
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'flowscope-e2e-tls-'));
     goServer = buildGo('go-server', dir);
@@ -83,7 +72,7 @@ describe('TLS plaintext of Go and Node.js programs through the agent', () => {
     const port = await freePort();
     start(goServer, [`127.0.0.1:${port}`, cert, key]);
     await probed(goServer);
-    await listening(port);
+    await httpsListening(port);
     const host = `127.0.0.1:${port}`;
     await run('curl', ['-sk', '--http1.1', '-o', '/dev/null', `https://${host}/hello/e2e`]);
     const flows = await waitFor('both sides of /hello/e2e', () => {
@@ -97,7 +86,7 @@ describe('TLS plaintext of Go and Node.js programs through the agent', () => {
     const port = await freePort();
     start(goServer, [`127.0.0.1:${port}`, cert, key]);
     await probed(goServer);
-    await listening(port);
+    await httpsListening(port);
     const host = `127.0.0.1:${port}`;
     await run('curl', ['-sk', '--http1.1', '-o', '/dev/null', '-o', '/dev/null', `https://${host}/big?n=1048576`, `https://${host}/hello/after`], { maxBuffer: 4 << 20 });
     const flows = await waitFor('both sides of both requests', () => {
@@ -115,7 +104,7 @@ describe('TLS plaintext of Go and Node.js programs through the agent', () => {
     const port = await freePort();
     start(goServer, [`127.0.0.1:${port}`, cert, key]);
     await probed(goServer);
-    await listening(port);
+    await httpsListening(port);
     const host = `127.0.0.1:${port}`;
     await run('curl', ['-sk', '--http2', '-o', '/dev/null', '-o', '/dev/null', `https://${host}/hello/h2`, `https://${host}/big?n=70000`]);
     const flows = await waitFor('both sides of both requests', () => {

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TlsReport } from '../../agent/cli/tls-command.js';
 import type { Flow } from '../../agent/schema/flow.js';
-import { buildGo, hideGoFunctionTable, selfSignedCert } from '../fixtures/tls/programs.js';
+import { buildGo, hideGoFunctionTable, httpsListening, selfSignedCert } from '../fixtures/tls/programs.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { freePort } from '../helpers/nginx.mjs';
 import { waitFor } from '../helpers/wait.mjs';
@@ -48,17 +48,6 @@ describe('stripped Go TLS servers through the agent', () => {
     return JSON.parse(stdout) as TlsReport;
   }
 
-  async function listening(port: number): Promise<void> {
-    await waitFor(`a listener on ${port}`, async () => {
-      try {
-        await run('curl', ['-sk', '-o', '/dev/null', `https://127.0.0.1:${port}/ready`]);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-  }
-
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'flowscope-e2e-tls-stripped-'));
     buildGo('go-server', dir, 'go-server-stripped', true);
@@ -86,7 +75,7 @@ describe('stripped Go TLS servers through the agent', () => {
       );
       expect(row).toMatchObject({ library: 'go', version: expect.stringMatching(/^go1\.\d+/), active: true });
       expect(row.reason).toBeUndefined();
-      await listening(port);
+      await httpsListening(port);
       const host = `127.0.0.1:${port}`;
       await run('curl', ['-sk', '--http1.1', '-o', '/dev/null', '-o', '/dev/null', `https://${host}/hello/stripped`, `https://${host}/nothing-here`]);
       await run('curl', ['-sk', '--http1.1', '-o', '/dev/null', '-d', 'ping', `https://${host}/echo`]);
@@ -123,7 +112,7 @@ describe('stripped Go TLS servers through the agent', () => {
       (await tlsReport()).processes.find((p) => p.pid === child.pid && p.active),
     );
     expect(row).toMatchObject({ library: 'go', version: expect.stringMatching(/^go1\.\d+/), active: true });
-    await listening(port);
+    await httpsListening(port);
     const host = `127.0.0.1:${port}`;
     await run('curl', ['-sk', '--http1.1', '-o', '/dev/null', '-o', '/dev/null', `https://${host}/hello/caddy`, `https://${host}/missing`]);
     const server = await waitFor('server side of both requests', () => {
@@ -141,7 +130,7 @@ describe('stripped Go TLS servers through the agent', () => {
       (await tlsReport()).processes.find((p) => p.pid === pid),
     );
     expect(row).toMatchObject({ library: 'go', active: false, reason: 'stripped (no symbol table), no Go function table (.gopclntab) found' });
-    await listening(port);
+    await httpsListening(port);
     await run('curl', ['-sk', '--http1.1', '-o', '/dev/null', `https://127.0.0.1:${port}/hello/unseen`]);
     // curl's side is still seen through libssl; the server side cannot be, and nothing is decoded from ciphertext.
     const client = await waitFor('client side of the request', () =>
