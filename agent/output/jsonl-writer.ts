@@ -1,7 +1,7 @@
 // Writes flows as JSON lines to a file or stdout. Lines are encoded straight
 // into a batch buffer and written once per capture batch (flush), not one write
-// per flow; encoding each line as it comes is about twice as cheap as joining
-// strings and encoding the joined text at flush. A slow reader
+// per flow; encoding each line as it comes is cheaper than joining strings and
+// encoding the joined text at flush. A slow reader
 // never stalls capture: past `maxQueuedBytes` waiting in the stream, lines are
 // dropped and counted instead of buffered without bound. A file that cannot be
 // opened fails at start; a write that fails later (disk full, reader gone)
@@ -68,6 +68,8 @@ export class JsonLinesWriter {
     // The stream keeps the chunk until written: hand it a copy and reuse the batch buffer.
     this.#out.write(Buffer.from(this.#batch.subarray(0, this.#used)));
     this.#used = 0;
+    // A record larger than the batch grew it: do not keep that size for good.
+    if (this.#batch.length > FLUSH_BYTES) this.#batch = Buffer.allocUnsafe(FLUSH_BYTES);
   }
 
   close(): Promise<void> {
