@@ -8,7 +8,7 @@ import { requestJson, serverTarget } from '../server/api-client.js';
 import type { Anomaly } from '../schema/flow.js';
 import { StreamClient } from '../stream/stream-client.js';
 import { connectionHelp, connectionOptions, lastFlag } from './flows-command.js';
-import { droppedNotice, notice, stdoutWriter, stopOnInterrupt } from './render/live-output.js';
+import { droppedNotice, notice, runUntilInterrupted, stdoutWriter } from './render/live-output.js';
 import { ANOMALY_TABLE_HEADER, ANOMALY_TABLE_WIDTHS, anomalyTableRow, compactAnomaly } from './render/record-text.js';
 import { createPrinter, parseOutputFormat } from './render/record-printer.js';
 import { createStyle } from './render/style.js';
@@ -83,12 +83,7 @@ export async function runAnomalies(values: Record<string, unknown>): Promise<num
     },
     notice,
   });
-  const release = stopOnInterrupt(() => client!.stop());
-  try {
-    await client.run();
-  } finally {
-    release();
-  }
+  await runUntilInterrupted(client);
   printer.end();
   return 0;
 }

@@ -7,7 +7,7 @@ import { compileFilter } from '../filter/record-filter.js';
 import { serverTarget } from '../server/api-client.js';
 import type { Flow } from '../schema/flow.js';
 import { StreamClient } from '../stream/stream-client.js';
-import { droppedNotice, notice, stdoutWriter, stopOnInterrupt } from './render/live-output.js';
+import { droppedNotice, notice, runUntilInterrupted, stdoutWriter } from './render/live-output.js';
 import { compactFlow, FLOW_TABLE_HEADER, FLOW_TABLE_WIDTHS, flowTableRow } from './render/record-text.js';
 import { createPrinter, parseOutputFormat, type RecordView } from './render/record-printer.js';
 import { createStyle, type Style } from './render/style.js';
@@ -92,12 +92,7 @@ export async function runFlows(values: Record<string, unknown>): Promise<number>
     },
     notice,
   });
-  const release = stopOnInterrupt(() => client!.stop());
-  try {
-    await client.run();
-  } finally {
-    release();
-  }
+  await runUntilInterrupted(client);
   printer.end();
   return 0;
 }

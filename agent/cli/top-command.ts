@@ -10,7 +10,7 @@ import { serverTarget } from '../server/api-client.js';
 import { StreamClient } from '../stream/stream-client.js';
 import { connectionHelp, connectionOptions } from './flows-command.js';
 import { EdgeStats, renderEdgeTable } from './render/edge-stats.js';
-import { droppedNotice, notice, stdoutWriter, stopOnInterrupt } from './render/live-output.js';
+import { droppedNotice, notice, runUntilInterrupted, stdoutWriter } from './render/live-output.js';
 import { createStyle } from './render/style.js';
 
 export const topOptions: NonNullable<ParseArgsConfig['options']> = {
@@ -95,12 +95,10 @@ export async function runTop(values: Record<string, unknown>): Promise<number> {
   };
   if (tty) write('\x1b[?25l\x1b[2J');
   const timer: NodeJS.Timeout = setInterval(refresh, intervalMs);
-  const release = stopOnInterrupt(() => client!.stop());
   try {
-    await client.run();
+    await runUntilInterrupted(client);
   } finally {
     clearInterval(timer);
-    release();
     if (tty) write('\x1b[?25h');
   }
   return 0;

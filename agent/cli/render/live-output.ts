@@ -2,7 +2,7 @@
 // into head) ends the command quietly, notices go to stderr.
 import type { StreamClient } from '../../stream/stream-client.js';
 
-export function stopOnInterrupt(stop: () => void): () => void {
+function stopOnInterrupt(stop: () => void): () => void {
   const handler = (): void => stop();
   process.once('SIGINT', handler);
   process.once('SIGTERM', handler);
@@ -10,6 +10,16 @@ export function stopOnInterrupt(stop: () => void): () => void {
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);
   };
+}
+
+/** Runs the client until it ends or Ctrl-C (or SIGTERM) stops it. */
+export async function runUntilInterrupted(client: StreamClient): Promise<void> {
+  const release = stopOnInterrupt(() => client.stop());
+  try {
+    await client.run();
+  } finally {
+    release();
+  }
 }
 
 /** Writes to stdout; once the reader has gone, stops the client instead. */
