@@ -1,21 +1,10 @@
 // The pipeline without a kernel: SocketEvents in, Flows out.
 import { describe, expect, it } from 'vitest';
-import type { ConnOpenEvent, DataEvent, SocketEvent } from '../../agent/capture/socket-event.js';
+import type { DataEvent, SocketEvent } from '../../agent/capture/socket-event.js';
+import { dataEvent as data, openEvent as open } from '../helpers/socket-events.js';
 import { Pipeline } from '../../agent/pipeline.js';
 import type { ConnectionRecord, Flow } from '../../agent/schema/flow.js';
 
-const open = (over: Partial<ConnOpenEvent> = {}): ConnOpenEvent => ({
-  kind: 'open', tgid: 100, tid: 100, fd: 5, connGen: 1, tsNs: 1_000, role: 'client', preexisting: false, family: 4,
-  localIp: '127.0.0.1', localPort: 40000, remoteIp: '127.0.0.1', remotePort: 8080, comm: 'curl', uid: 0, cgroupId: 1, ...over,
-});
-
-function data(direction: 'egress' | 'ingress', pos: number, text: string, over: Partial<DataEvent> = {}): DataEvent {
-  const payload = Buffer.from(text, 'latin1');
-  return {
-    kind: 'data', tgid: 100, tid: 100, fd: 5, connGen: 1, tsNs: 2_000 + pos, direction, source: 'syscall', protocol: 'http1',
-    pos, len: payload.length, payload, ...over,
-  };
-}
 
 function run(events: SocketEvent[]): { flows: Flow[]; pipeline: Pipeline } {
   const pipeline = new Pipeline();

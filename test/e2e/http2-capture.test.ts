@@ -5,8 +5,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Flow } from '../../agent/schema/flow.js';
 import { AgentProcess } from '../helpers/agent-process.js';
+import { summary, both } from '../helpers/flow-summary.js';
 import { freePort, Nginx } from '../helpers/nginx.mjs';
 import { waitFor } from '../helpers/wait.mjs';
 
@@ -27,16 +27,6 @@ async function h2nginx(tls: boolean, locations = ''): Promise<{ server: Nginx; p
   });
   servers.push(server);
   return { server, port, url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}` };
-}
-
-function summary(flows: Flow[]): string[] {
-  return flows
-    .map((f) => `${f.observedAt} ${f.protocol} ${f.http.method} ${f.http.path} ${f.http.host} ${f.http.status} tls=${f.tls}`)
-    .sort();
-}
-
-function both(lines: string[]): string[] {
-  return [...lines.map((l) => `CLIENT ${l}`), ...lines.map((l) => `SERVER ${l}`)].sort();
 }
 
 beforeAll(async () => {

@@ -9,24 +9,14 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Flow } from '../../agent/schema/flow.js';
 import { buildGo, DEBIAN_NODE, DEBIAN_NODE_ENV, httpsListening, selfSignedCert, TLS_FIXTURES } from '../fixtures/tls/programs.js';
 import { AgentProcess } from '../helpers/agent-process.js';
+import { summary, both } from '../helpers/flow-summary.js';
 import { freePort, Nginx } from '../helpers/nginx.mjs';
 import { waitFor } from '../helpers/wait.mjs';
 
 const run = promisify(execFile);
 const NODE = realpathSync(process.execPath);
-
-function summary(flows: Flow[]): string[] {
-  return flows
-    .map((f) => `${f.observedAt} ${f.protocol} ${f.http.method} ${f.http.path} ${f.http.host} ${f.http.status} tls=${f.tls}`)
-    .sort();
-}
-
-function both(lines: string[]): string[] {
-  return [...lines.map((l) => `CLIENT ${l}`), ...lines.map((l) => `SERVER ${l}`)].sort();
-}
 
 describe('TLS plaintext of Go and Node.js programs through the agent', () => {
   let agent: AgentProcess;

@@ -13,21 +13,15 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TlsReport } from '../../agent/cli/tls-command.js';
-import type { Flow } from '../../agent/schema/flow.js';
 import { buildGo, hideGoFunctionTable, httpsListening, selfSignedCert } from '../fixtures/tls/programs.js';
 import { AgentProcess } from '../helpers/agent-process.js';
+import { summary } from '../helpers/flow-summary.js';
 import { freePort } from '../helpers/nginx.mjs';
 import { waitFor } from '../helpers/wait.mjs';
 
 const run = promisify(execFile);
 const CADDY = '/usr/bin/caddy';
 const bin = fileURLToPath(new URL('../../bin/flowscope.js', import.meta.url));
-
-function summary(flows: Flow[]): string[] {
-  return flows
-    .map((f) => `${f.observedAt} ${f.protocol} ${f.http.method} ${f.http.path} ${f.http.host} ${f.http.status} tls=${f.tls}`)
-    .sort();
-}
 
 describe('stripped Go TLS servers through the agent', () => {
   let agent: AgentProcess;

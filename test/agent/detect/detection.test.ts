@@ -4,10 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConnOpenEvent, DataEvent, SocketEvent } from '../../../agent/capture/socket-event.js';
+import type { SocketEvent } from '../../../agent/capture/socket-event.js';
 import { Detection } from '../../../agent/detect/detection.js';
 import { Pipeline } from '../../../agent/pipeline.js';
 import type { Anomaly } from '../../../agent/schema/flow.js';
+import { dataEvent, openEvent } from '../../helpers/socket-events.js';
 
 const T0 = Date.parse('2026-11-23T10:00:00Z');
 const dirs: string[] = [];
@@ -18,16 +19,9 @@ afterEach(() => {
 /** One HTTP/1 exchange on its own connection, `atMs` after T0, from curl to a port. */
 function exchange(fd: number, atMs: number, port: number, path: string, status = 200): SocketEvent[] {
   const tsNs = atMs * 1e6;
-  const open: ConnOpenEvent = {
-    kind: 'open', tgid: 100, tid: 100, fd, connGen: 1, tsNs, role: 'client', preexisting: false, family: 4,
-    localIp: '127.0.0.1', localPort: 40000 + (fd % 20000), remoteIp: '127.0.0.1', remotePort: port, comm: 'curl', uid: 0, cgroupId: 1,
-  };
-  const data = (direction: 'egress' | 'ingress', text: string, dt: number): DataEvent => {
-    const payload = Buffer.from(text, 'latin1');
-    return { kind: 'data', tgid: 100, tid: 100, fd, connGen: 1, tsNs: tsNs + dt, direction, source: 'syscall', protocol: 'http1', pos: 0, len: payload.length, payload };
-  };
+  const data = (direction: 'egress' | 'ingress', text: string, dt: number) => dataEvent(direction, 0, text, { fd, tsNs: tsNs + dt });
   return [
-    open,
+    openEvent({ fd, tsNs, localPort: 40000 + (fd % 20000), remotePort: port }),
     data('egress', `GET ${path} HTTP/1.1\r\nHost: svc\r\nAuthorization: Bearer abc\r\n\r\n`, 1000),
     data('ingress', `HTTP/1.1 ${status} OK\r\nContent-Length: 2\r\n\r\nok`, 2_000_000),
   ];

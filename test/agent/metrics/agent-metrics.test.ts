@@ -1,23 +1,11 @@
 // Socket events through a real Pipeline, then a scrape: the health counters
 // and the RED series agree with what went in.
 import { describe, expect, it } from 'vitest';
-import type { ConnOpenEvent, DataEvent } from '../../../agent/capture/socket-event.js';
+import { dataEvent as data, openEvent as open } from '../../helpers/socket-events.js';
 import { createAgentMetrics } from '../../../agent/metrics/agent-metrics.js';
 import { RedMetrics } from '../../../agent/metrics/red-metrics.js';
 import { Pipeline } from '../../../agent/pipeline.js';
 
-const open = (over: Partial<ConnOpenEvent> = {}): ConnOpenEvent => ({
-  kind: 'open', tgid: 100, tid: 100, fd: 5, connGen: 1, tsNs: 1_000, role: 'client', preexisting: false, family: 4,
-  localIp: '127.0.0.1', localPort: 40000, remoteIp: '127.0.0.1', remotePort: 8080, comm: 'curl', uid: 0, cgroupId: 1, ...over,
-});
-
-function data(direction: 'egress' | 'ingress', pos: number, text: string, over: Partial<DataEvent> = {}): DataEvent {
-  const payload = Buffer.from(text, 'latin1');
-  return {
-    kind: 'data', tgid: 100, tid: 100, fd: 5, connGen: 1, tsNs: 2_000 + pos, direction, source: 'syscall', protocol: 'http1',
-    pos, len: payload.length, payload, ...over,
-  };
-}
 
 const REQ = 'GET /orders/42 HTTP/1.1\r\nHost: svc\r\n\r\n';
 const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
