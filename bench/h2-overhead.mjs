@@ -9,12 +9,11 @@
 // SERVER flows are compared with nginx's access log. Loopback only; stops by
 // itself. Prints ratios; asserts nothing.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, Nginx } from '../test/helpers/nginx.mjs';
-import { waitFor } from '../test/helpers/wait.mjs';
-import { countServerFlows, duringLoad, lossSummary, startAgent, stopAgent } from './harness.mjs';
+import { alternatingRounds, lossSummary } from './harness.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -44,42 +43,14 @@ const nginx = await Nginx.start({ tls: true, locations: `listen 127.0.0.1:${port
 const url = `https://127.0.0.1:${port}/index.html`;
 console.log(`flowscope HTTP/2 over TLS overhead: h2load -c${CLIENTS} -m${STREAMS}, ${ROUNDS} alternating rounds of ${SECONDS}s, nginx 1 worker, ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores\n`);
 h2load(url, 2); // warm-up
-const without = [];
-const withAgent = [];
-let completed = 0;
-let served = 0;
-let abortedTotal = 0;
-let reported = 0;
-let cpu = 0;
-let rss = 0;
-let lastStatus;
-for (let round = 0; round < ROUNDS; round++) {
-  without.push(h2load(url, SECONDS).rps);
-  const flowsFile = join(work, `flows-${round}.jsonl`);
-  writeFileSync(flowsFile, '');
-  const agent = await startAgent(flowsFile);
-  const logBefore = nginx.accessLogLines().length;
-  const run = duringLoad(agent, () => h2load(url, SECONDS));
-  cpu = Math.max(cpu, run.cpu);
-  rss = Math.max(rss, run.peakRssMb);
-  withAgent.push(run.result.rps);
-  completed += run.result.succeeded;
-  const servedNow = answered(nginx.accessLogLines().slice(logBefore));
-  // Let the agent finish its backlog before it stops. Every request counts, answered or not:
-  // a response whose SSL_write failed as h2load hung up gives a flow without a status.
-  await waitFor('flows to settle', async () => (await countServerFlows(flowsFile, port, '"protocol":"HTTP2"')) >= servedNow || undefined, 10_000).catch(() => undefined);
-  lastStatus = await stopAgent(agent);
-  const logged = nginx.accessLogLines().slice(logBefore);
-  served += answered(logged);
-  abortedTotal += logged.length - answered(logged);
-  reported += await countServerFlows(flowsFile, port, '"protocol":"HTTP2"', '"tls":true');
-  rmSync(flowsFile);
-}
+// Every request counts, answered or not: a response whose SSL_write failed as h2load hung up
+// gives a flow without a status.
+const r = await alternatingRounds({ rounds: ROUNDS, nginx, port, work, load: () => h2load(url, SECONDS), needles: ['"protocol":"HTTP2"', '"tls":true'], answered });
+const completed = r.results.reduce((n, x) => n + x.succeeded, 0);
 nginx.stop();
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const pct = (x) => `${(100 * x).toFixed(2)}%`;
-console.log(`HTTP/2 TLS  without ${mean(without).toFixed(0)} req/s  with ${mean(withAgent).toFixed(0)} req/s  ratio ${(mean(withAgent) / mean(without)).toFixed(3)} (target ≥ 0.93)`);
-console.log(`            flows reported / requests completed (h2load) ${reported}/${completed} = ${pct(reported / completed)}; / requests nginx answered ${reported}/${served} = ${pct(reported / served)} (target ≥ 99.9%; ${abortedTotal} more were reset by h2load at its time limit, logged 499)`);
-console.log(`            ${lossSummary(lastStatus)}`);
-console.log(`            agent at saturation: ${cpu.toFixed(2)} cores, peak RSS ${rss.toFixed(0)} MB`);
+console.log(`HTTP/2 TLS  without ${r.without.toFixed(0)} req/s  with ${r.with.toFixed(0)} req/s  ratio ${(r.with / r.without).toFixed(3)} (target ≥ 0.93)`);
+console.log(`            flows reported / requests completed (h2load) ${r.reported}/${completed} = ${pct(r.reported / completed)}; / requests nginx answered ${r.reported}/${r.served} = ${pct(r.reported / r.served)} (target ≥ 99.9%; ${r.unanswered} more were reset by h2load at its time limit, logged 499)`);
+console.log(`            ${lossSummary(r.lastStatus)}`);
+console.log(`            agent at saturation: ${r.cpu.toFixed(2)} cores, peak RSS ${r.rss.toFixed(0)} MB`);
 rmSync(work, { recursive: true, force: true });

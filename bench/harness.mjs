@@ -1,8 +1,9 @@
 // Shared by the overhead benchmarks: start and stop a real agent writing flows
 // to a file, count the server-side flows it reported, read a process's CPU and
-// memory from /proc.
+// memory from /proc, and alternate runs without and with the agent.
 import { spawn } from 'node:child_process';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../test/helpers/wait.mjs';
@@ -93,4 +94,48 @@ export function lossSummary(stopped) {
   const losses = Object.entries(stopped.kernelLosses ?? {}).filter(([, v]) => v > 0);
   const c = stopped.conntrack ?? {};
   return `kernel losses ${JSON.stringify(Object.fromEntries(losses))}, stream gaps ${c.gaps ?? 0}, decode errors ${JSON.stringify(stopped.decodeErrors ?? {})}`;
+}
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * `rounds` times: `load()` (returning at least { rps }) against nginx without the
+ * agent, then with it. With the agent, its SERVER flows to `port` holding every
+ * needle are counted against the requests nginx answered: `answered(lines)` picks
+ * those from the round's access-log lines (default: all of them). Flow files go
+ * to `work` and are removed after each round.
+ */
+export async function alternatingRounds({ rounds, nginx, port = nginx.port, work, load, needles, answered = (lines) => lines.length }) {
+  const without = [];
+  const withAgent = [];
+  const results = [];
+  let served = 0;
+  let unanswered = 0;
+  let reported = 0;
+  let cpu = 0;
+  let rss = 0;
+  let lastStatus;
+  for (let round = 0; round < rounds; round++) {
+    without.push(load().rps);
+    const flowsFile = join(work, `flows-${port}-${round}.jsonl`);
+    writeFileSync(flowsFile, '');
+    const agent = await startAgent(flowsFile);
+    const logBefore = nginx.accessLogLines().length;
+    const run = duringLoad(agent, load);
+    cpu = Math.max(cpu, run.cpu);
+    rss = Math.max(rss, run.peakRssMb);
+    withAgent.push(run.result.rps);
+    results.push(run.result);
+    // Let the agent finish its backlog before it stops, then compare with nginx's own count.
+    const servedNow = answered(nginx.accessLogLines().slice(logBefore));
+    await waitFor('flows to settle', async () => (await countServerFlows(flowsFile, port, ...needles)) >= servedNow || undefined, 10_000).catch(() => undefined);
+    lastStatus = await stopAgent(agent);
+    // Requests in flight when the load stopped are logged a moment later: count them too.
+    const logged = nginx.accessLogLines().slice(logBefore);
+    served += answered(logged);
+    unanswered += logged.length - answered(logged);
+    reported += await countServerFlows(flowsFile, port, ...needles);
+    rmSync(flowsFile);
+  }
+  return { without: mean(without), with: mean(withAgent), results, served, unanswered, reported, cpu, rss, lastStatus };
 }

@@ -12,8 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Nginx } from '../test/helpers/nginx.mjs';
-import { waitFor } from '../test/helpers/wait.mjs';
-import { countServerFlows, duringLoad, lossSummary, startAgent, stopAgent } from './harness.mjs';
+import { alternatingRounds, duringLoad, lossSummary, startAgent, stopAgent } from './harness.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -30,36 +29,11 @@ function wrk(url, seconds, extra = [], connections = CONNECTIONS) {
 async function saturation(tls) {
   const nginx = await Nginx.start({ tls });
   const url = `${nginx.url}/index.html`;
-  const without = [];
-  const withAgent = [];
-  let served = 0;
-  let reported = 0;
-  let cpu = 0;
-  let rss = 0;
-  let lastStatus;
   wrk(url, 2); // warm-up
-  for (let round = 0; round < ROUNDS; round++) {
-    without.push(wrk(url, SECONDS).rps);
-    const flowsFile = join(work, `flows-${tls}-${round}.jsonl`);
-    writeFileSync(flowsFile, '');
-    const agent = await startAgent(flowsFile);
-    const logBefore = nginx.accessLogLines().length;
-    const run = duringLoad(agent, () => wrk(url, SECONDS));
-    cpu = Math.max(cpu, run.cpu);
-    rss = Math.max(rss, run.peakRssMb);
-    withAgent.push(run.result.rps);
-    // Let the agent finish the backlog, then compare with nginx's own count.
-    const servedNow = nginx.accessLogLines().length - logBefore;
-    await waitFor('flows to settle', async () => (await countServerFlows(flowsFile, nginx.port, '"status":')) >= servedNow || undefined, 10_000).catch(() => undefined);
-    lastStatus = await stopAgent(agent);
-    // Requests in flight when wrk stopped are logged a moment later: count them too.
-    served += nginx.accessLogLines().length - logBefore;
-    reported += await countServerFlows(flowsFile, nginx.port, '"status":');
-    rmSync(flowsFile);
-  }
+  // Every request nginx logged was answered: count the flows that carry a response status.
+  const r = await alternatingRounds({ rounds: ROUNDS, nginx, work, load: () => wrk(url, SECONDS), needles: ['"status":'] });
   nginx.stop();
-  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  return { without: mean(without), with: mean(withAgent), served, reported, cpu, rss, lastStatus };
+  return r;
 }
 
 async function fixedRate(targetRps) {
