@@ -182,11 +182,11 @@ export class HpackDecoder {
       } else if ((first & 0xc0) === 0x40) {
         // Literal with incremental indexing (§6.2.1).
         const index = this.#readInteger(block, 6);
-        const unknownName = provableOnly && index > STATIC_TABLE.length;
-        name = index === 0 ? this.#readString(block) : unknownName ? '' : this.#lookup(index)[0];
+        const literalName = this.#literalName(block, index, provableOnly);
         value = this.#readString(block);
         fieldSeen = true;
-        if (unknownName) continue;
+        if (literalName === undefined) continue;
+        name = literalName;
         if (!provableOnly) this.#insert(name, value);
       } else if ((first & 0xe0) === 0x20) {
         // Dynamic table size update (§6.3): only before the first field.
@@ -207,13 +207,12 @@ export class HpackDecoder {
           fieldSeen = true;
           continue;
         }
-        const unknownName = provableOnly && index > STATIC_TABLE.length;
-        name = index === 0 ? this.#readString(block) : unknownName ? '' : this.#lookup(index)[0];
+        const literalName = this.#literalName(block, index, provableOnly);
         value = this.#readString(block);
         fieldSeen = true;
-        if (unknownName) continue;
+        if (literalName === undefined) continue;
+        name = literalName;
       }
-      fieldSeen = true;
       if (truncated) continue;
       const fieldSize = name.length + value.length + HPACK_ENTRY_OVERHEAD;
       if (listSize + fieldSize > maxList) {
@@ -229,6 +228,16 @@ export class HpackDecoder {
       headers.push([name, value]);
     }
     return { headers, truncated, listSize, error };
+  }
+
+  /**
+   * The name of a literal field: a string that follows (index 0) or a table entry's name.
+   * Undefined when `provableOnly` and it names a dynamic entry, whose content is unknown.
+   */
+  #literalName(block: Uint8Array, index: number, provableOnly: boolean): string | undefined {
+    if (index === 0) return this.#readString(block);
+    if (provableOnly && index > STATIC_TABLE.length) return undefined;
+    return this.#lookup(index)[0];
   }
 
   #checkTableSize(size: number): void {

@@ -164,6 +164,11 @@ export class Http2Decoder {
     return this.#parser.bufferedBytes + this.#capturedBytes;
   }
 
+  /** The pseudo-header every header section of this direction carries (RFC 9113 §8.3). */
+  get #requiredPseudo(): ':method' | ':status' {
+    return this.#side === 'client' ? ':method' : ':status';
+  }
+
   /** Whether header fields decoded now can be trusted (HPACK table known). */
   get headersTrusted(): boolean {
     return this.#hpack.trusted;
@@ -271,7 +276,7 @@ export class Http2Decoder {
       stream.trusted = false;
       // Without its pseudo-header this block may be the trailers of a stream whose
       // headers were missed: its fields cannot be placed, so none are kept.
-      if (fields && !stream.finalHeadersSeen && pseudo(fields, this.#side === 'client' ? ':method' : ':status') === undefined) fields = [];
+      if (fields && !stream.finalHeadersSeen && pseudo(fields, this.#requiredPseudo) === undefined) fields = [];
     }
     if (!stream.finalHeadersSeen) {
       this.#applyHeaders(stream, fields, truncated || partial, event.endStream, frame.offset);
@@ -301,9 +306,8 @@ export class Http2Decoder {
     stream.finalHeadersSeen = true;
     stream.headers = fields;
     if (stream.trusted) stream.headersTruncated = incomplete;
-    const required = this.#side === 'client' ? ':method' : ':status';
-    if (pseudo(fields, required) === undefined && !incomplete) {
-      this.#onError({ code: Http2ErrorCode.MALFORMED_HEADERS, offset, message: `stream ${stream.id} headers without ${required}` });
+    if (pseudo(fields, this.#requiredPseudo) === undefined && !incomplete) {
+      this.#onError({ code: Http2ErrorCode.MALFORMED_HEADERS, offset, message: `stream ${stream.id} headers without ${this.#requiredPseudo}` });
     }
     const contentType = pseudo(fields, 'content-type');
     if (contentType !== undefined && contentType.startsWith('application/grpc')) stream.grpc = new GrpcScan();
