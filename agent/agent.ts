@@ -104,7 +104,13 @@ export class Agent {
     }
     const recorder = this.#recorder;
     this.engine = startEngine(recorder ? 'libbpf' : config.capture.engine, {
-      libbpf: () => new KernelEngine(this.pipeline, this.#log, { maxCaptureBytes: config.capture.maxCaptureBytes, tlsProbes: config.capture.tlsProbes, recorder }),
+      libbpf: () =>
+        new KernelEngine(this.pipeline, this.#log, {
+          maxCaptureBytes: config.capture.maxCaptureBytes,
+          ringBufferBytes: config.capture.ringBufferBytes,
+          tlsProbes: config.capture.tlsProbes,
+          recorder,
+        }),
       bpftrace: () => new BpftraceEngine(this.pipeline, this.#log),
     }, this.#log);
     try {

@@ -216,8 +216,31 @@ static void loader_free(struct fs_loader *l)
 
 static int on_record(void *ctx, void *data, size_t size);
 
+/*
+ * The agent is a long-lived process whose large buffers (ELF tables read while
+ * probing TLS libraries, output batches) come and go. glibc raises its mmap
+ * threshold after each large free, so later large buffers land in the heap,
+ * where freed memory stays resident for good (~25 MB measured). A fixed
+ * threshold keeps them mmapped and returned on free.
+ */
+static void return_large_frees_promptly(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
+	mallopt(M_TRIM_THRESHOLD, 128 << 10);
+}
+
+/* The kernel wants a power of two, at least a page. */
+static uint32_t ring_size(uint32_t bytes)
+{
+	uint32_t size = 4096;
+
+	while (size < bytes && size < (1u << 30))
+		size <<= 1;
+	return size;
+}
+
 FS_API int fs_open(const char *bpf_obj_path, uint32_t agent_tgid, uint32_t max_capture_bytes,
-		   struct fs_loader **out)
+		   uint32_t ring_buffer_bytes, struct fs_loader **out)
 {
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
 	struct fs_loader *l;
@@ -237,6 +260,7 @@ FS_API int fs_open(const char *bpf_obj_path, uint32_t agent_tgid, uint32_t max_c
 	/* flowscope.h: captured per call, rounded up to whole chunks */
 	max_capture_bytes = (max_capture_bytes + FS_MAX_CHUNK - 1) / FS_MAX_CHUNK * FS_MAX_CHUNK;
 
+	return_large_frees_promptly();
 	libbpf_set_print(libbpf_print);
 	/* Kernels >= 5.11 charge BPF memory to the cgroup; without
 	 * CAP_SYS_RESOURCE this fails and does not matter there. */
@@ -260,6 +284,14 @@ FS_API int fs_open(const char *bpf_obj_path, uint32_t agent_tgid, uint32_t max_c
 	err = set_settings(l->obj, agent_tgid, max_capture_bytes);
 	if (err)
 		goto fail;
+	map = bpf_object__find_map_by_name(l->obj, "events");
+	if (map && ring_buffer_bytes) {
+		err = bpf_map__set_max_entries(map, ring_size(ring_buffer_bytes));
+		if (err) {
+			err_set("ring buffer size %u: %s\n", ring_buffer_bytes, strerror(-err));
+			goto fail;
+		}
+	}
 	err = load_without_signals(l->obj);
 	if (err) {
 		err_set("load %s: %s\n", bpf_obj_path, strerror(-err));
@@ -407,6 +439,17 @@ static struct ssl_target *ssl_claim(struct fs_loader *l, const char *path, int m
 	return t;
 }
 
+/*
+ * Attaching by symbol name makes libbpf read the binary's symbol tables (tens
+ * of MB for a node or Go binary), all freed by now: give that heap back to
+ * the system instead of keeping it resident for the agent's life.
+ */
+static int finish_attach(int ret)
+{
+	malloc_trim(0);
+	return finish(ret);
+}
+
 FS_API int fs_attach_ssl(struct fs_loader *l, const char *binary_path)
 {
 	static const struct {
@@ -465,11 +508,11 @@ FS_API int fs_attach_ssl(struct fs_loader *l, const char *binary_path)
 	}
 	/* A missing optional symbol leaves a libbpf warning that is not an error. */
 	err_buf()[0] = 0;
-	return finish(t->count);
+	return finish_attach(t->count);
 
 fail:
 	ssl_release(l, t);
-	return finish(err);
+	return finish_attach(err);
 }
 
 static struct bpf_link *attach_at(struct fs_loader *l, const char *prog_name, const char *path, uint64_t offset,
@@ -550,11 +593,11 @@ FS_API int fs_attach_go_tls(struct fs_loader *l, const char *binary_path, const 
 			goto fail;
 		t->links[t->count++] = link;
 	}
-	return finish(t->count);
+	return finish_attach(t->count);
 
 fail:
 	ssl_release(l, t);
-	return finish(err);
+	return finish_attach(err);
 }
 
 FS_API int fs_detach_ssl(struct fs_loader *l, const char *binary_path)

@@ -18,6 +18,8 @@ import { TlsDiscovery, type ScanResult, type TlsFile } from './tls-discovery.js'
 
 export interface KernelEngineOptions {
   maxCaptureBytes: number;
+  /** Kernel ring buffer size (BpfLoaderOptions.ringBufferBytes); default 8 MiB. */
+  ringBufferBytes?: number;
   tlsProbes: boolean;
   /** Binaries (files) probed at once, at most; more are reported as "cap reached". Default 64. */
   maxTlsBinaries?: number;
@@ -124,7 +126,7 @@ export class KernelEngine implements CaptureEngine {
 
   /** Loads and attaches; throws FlowscopeError naming the failed step. */
   start(): void {
-    const loader = BpfLoader.open({ agentTgid: process.pid, maxCaptureBytes: this.options.maxCaptureBytes });
+    const loader = BpfLoader.open({ agentTgid: process.pid, maxCaptureBytes: this.options.maxCaptureBytes, ringBufferBytes: this.options.ringBufferBytes });
     this.#loader = loader;
     try {
       loader.attachSyscalls();

@@ -29,6 +29,7 @@ export interface ResolvedConfig {
 /** CLI flags that override config keys (flags the agent already had keep their names). */
 export const flagKeys: Record<string, string> = {
   'max-capture-bytes': 'capture.maxCaptureBytes',
+  'ring-buffer-bytes': 'capture.ringBufferBytes',
   'max-body-bytes': 'capture.maxBodyBytes',
   'no-tls-probes': 'capture.tlsProbes',
   engine: 'capture.engine',

@@ -1,7 +1,7 @@
 // Real kernel: the loader's API contract — typed errors naming step and fix,
 // drains that never lose a record even with a one-record buffer, iovec walks,
 // the 64 KiB capture cap, and the connection table's list/forget for GC.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +56,11 @@ describe('BpfLoader', () => {
       expectFlowscopeError(() => BpfLoader.open({ maxCaptureBytes: 65537 }), 'FLOWSCOPE_ERR_BAD_FLAG', /max capture bytes/);
     });
 
+    it('a ring buffer size outside 1 MiB to 1 GiB is refused before loading', () => {
+      expectFlowscopeError(() => BpfLoader.open({ ringBufferBytes: (1 << 20) - 1 }), 'FLOWSCOPE_ERR_BAD_FLAG', /ring buffer bytes/);
+      expectFlowscopeError(() => BpfLoader.open({ ringBufferBytes: 2 ** 30 + 1 }), 'FLOWSCOPE_ERR_BAD_FLAG', /ring buffer bytes/);
+    });
+
     it('an object that is not BPF fails at the load step with libbpf’s reason', () => {
       const bogus = join(dir, 'bogus.bpf.o');
       writeFileSync(bogus, 'not an ELF file');
@@ -103,6 +108,29 @@ describe('BpfLoader', () => {
         expect(drained).toBeGreaterThan(tick);
       } finally {
         await loader.close();
+      }
+    });
+
+    it('the ring buffer takes the size asked for, rounded up to a power of two', async () => {
+      // Ring buffers this process holds, as the kernel reports them (BPF_MAP_TYPE_RINGBUF = 27).
+      const ringSizes = (): number[] =>
+        readdirSync('/proc/self/fd').flatMap((fd) => {
+          let info: string;
+          try {
+            if (readlinkSync(`/proc/self/fd/${fd}`) !== 'anon_inode:bpf-map') return [];
+            info = readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1');
+          } catch {
+            return []; // closed meanwhile
+          }
+          return /^map_type:\s+27$/m.test(info) ? [Number(/^max_entries:\s+(\d+)$/m.exec(info)![1])] : [];
+        });
+      for (const [asked, expected] of [[undefined, 8 << 20], [3 << 20, 4 << 20], [1 << 20, 1 << 20]] as const) {
+        const loader = BpfLoader.open(asked === undefined ? {} : { ringBufferBytes: asked });
+        try {
+          expect(ringSizes()).toEqual([expected]);
+        } finally {
+          await loader.close();
+        }
       }
     });
 
