@@ -12,7 +12,8 @@ const bin = fileURLToPath(new URL('../bin/flowscope.js', import.meta.url));
 const CLK_TCK = 100;
 
 /**
- * Starts `flowscope agent --flows-out flowsFile --listen off`, ready once a log
+ * Starts `flowscope agent --flows-out flowsFile` with its HTTP port on a free
+ * loopback port (the stream history is part of the cost), ready once a log
  * line passes `ready` (default: capture started). Refuses a bpftrace fallback:
  * the figures are about the libbpf engine. BENCH_AGENT_ARGS adds agent flags
  * (e.g. --config FILE) and BENCH_AGENT_NODE_FLAGS node flags (e.g. --cpu-prof).
@@ -20,7 +21,7 @@ const CLK_TCK = 100;
 export async function startAgent(flowsFile, ready = (line) => line.includes('"capture started"')) {
   const nodeFlags = (process.env.BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const agentArgs = (process.env.BENCH_AGENT_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeFlags, bin, 'agent', '--flows-out', flowsFile, '--listen', 'off', ...agentArgs], {
+  const child = spawn(process.execPath, [...nodeFlags, bin, 'agent', '--flows-out', flowsFile, '--listen', '127.0.0.1:0', ...agentArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
