@@ -241,7 +241,7 @@ export class Agent {
 
   #flow(flow: Flow, exchange: Exchange): void {
     if (this.#own(flow)) return;
-    this.#flowsOut?.write(flow);
+    this.#flowsOut?.writeFlow(flow);
     this.server?.publish('flow', flow);
     this.sinks?.write('flow', flow);
     this.#red.observe(flow);

@@ -68,7 +68,7 @@ function pass(stage) {
   const red = stage.red ? new RedMetrics(new promClient.Registry(), { endpointLabels: config.metrics.redEndpointLabels, maxSeries: config.metrics.maxSeries }) : undefined;
   let nowMs = 0;
   const detect = stage.detect ? detectionFromConfig(config, { now: () => nowMs }) : undefined;
-  if (out) pipeline.onFlow((flow) => out.write(flow));
+  if (out) pipeline.onFlow((flow) => out.writeFlow(flow));
   if (red) pipeline.onFlow((flow) => red.observe(flow));
   if (detect) {
     pipeline.onFlow((flow, exchange) => detect.detection.onFlow(flow, exchange));

@@ -92,7 +92,7 @@ export async function runReplay(values: Record<string, unknown>, positionals: st
   const detect = anomalies
     ? { config: await loadConfigOrThrow({ path: values.config as string | undefined, env: process.env, flags: values }), onAnomaly: (a: Anomaly) => anomalies.write(a) }
     : undefined;
-  const summary = await replay(path, (flow) => output.write(flow), {
+  const summary = await replay(path, (flow) => output.writeFlow(flow), {
     realtime: values.realtime === true,
     afterBatch: () => {
       output.flush();

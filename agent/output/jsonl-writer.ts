@@ -1,13 +1,20 @@
 // Writes flows as JSON lines to a file or stdout. Lines are encoded straight
 // into a batch buffer and written once per capture batch (flush), not one write
 // per flow; encoding each line as it comes is cheaper than joining strings and
-// encoding the joined text at flush. A slow reader
+// encoding the joined text at flush. Flows (`writeFlow`) are encoded by
+// FlowJsonEncoder: the bytes of JSON.stringify without the string in between;
+// other records (anomalies) go through JSON.stringify. A flush hands the stream
+// a view of the bytes gathered since the last one, not a copy: later lines go
+// after them in the same buffer, and a full buffer is replaced, never reused,
+// since the stream may still hold views of it. A slow reader
 // never stalls capture: past `maxQueuedBytes` waiting in the stream, lines are
 // dropped and counted instead of buffered without bound. A file that cannot be
 // opened fails at start; a write that fails later (disk full, reader gone)
 // is reported once and every line after it is counted as dropped.
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { FlowscopeError, ErrorCodes } from '../errors.js';
+import type { Flow } from '../schema/flow.js';
+import { FlowJsonEncoder, NO_ROOM } from './flow-json.js';
 
 const FLUSH_BYTES = 256 << 10;
 
@@ -17,8 +24,12 @@ export class JsonLinesWriter {
   readonly #out: NodeJS.WritableStream & { writableLength: number };
   readonly #ownsStream: boolean;
   #batch = Buffer.allocUnsafe(FLUSH_BYTES);
+  /** Bytes of the batch before this were handed to the stream. */
+  #flushed = 0;
+  /** Bytes of the batch written so far. */
   #used = 0;
   #failed = false;
+  readonly #flowJson = new FlowJsonEncoder();
 
   constructor(
     target: string,
@@ -46,30 +57,59 @@ export class JsonLinesWriter {
   }
 
   write(record: unknown): void {
-    if (this.#failed || this.#out.writableLength + this.#used > this.maxQueuedBytes) {
-      this.dropped++;
+    if (this.#mustDrop()) return;
+    this.#writeLine(JSON.stringify(record));
+  }
+
+  /** A flow as one line: byte for byte what `write(flow)` gives, without the JSON string. */
+  writeFlow(flow: Flow): void {
+    if (this.#mustDrop()) return;
+    // One byte kept free for the newline.
+    let end = this.#flowJson.encode(flow, this.#batch, this.#used, 1);
+    if (end === NO_ROOM && this.#used > 0) {
+      this.#nextBatch(FLUSH_BYTES);
+      end = this.#flowJson.encode(flow, this.#batch, 0, 1);
+    }
+    // Not of the Flow shape, or larger than a whole batch: the general path.
+    if (end < 0) {
+      this.#writeLine(JSON.stringify(flow));
       return;
     }
-    const line = JSON.stringify(record);
+    this.#batch[end] = 0x0a;
+    this.#used = end + 1;
+    this.written++;
+  }
+
+  #mustDrop(): boolean {
+    if (this.#failed || this.#out.writableLength + this.#used - this.#flushed > this.maxQueuedBytes) {
+      this.dropped++;
+      return true;
+    }
+    return false;
+  }
+
+  #writeLine(line: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 unit, plus the newline.
     const worst = line.length * 3 + 1;
-    if (this.#used + worst > this.#batch.length) {
-      this.flush();
-      if (worst > this.#batch.length) this.#batch = Buffer.allocUnsafe(worst);
-    }
+    if (this.#used + worst > this.#batch.length) this.#nextBatch(Math.max(FLUSH_BYTES, worst));
     this.#used += this.#batch.write(line, this.#used, 'utf8');
     this.#batch[this.#used++] = 0x0a;
     this.written++;
   }
 
-  /** Hands what was gathered to the stream. */
-  flush(): void {
-    if (this.#used === 0 || this.#failed) return;
-    // The stream keeps the chunk until written: hand it a copy and reuse the batch buffer.
-    this.#out.write(Buffer.from(this.#batch.subarray(0, this.#used)));
+  /** Hands what is gathered to the stream and starts a fresh buffer. */
+  #nextBatch(size: number): void {
+    this.flush();
+    this.#batch = Buffer.allocUnsafe(size);
+    this.#flushed = 0;
     this.#used = 0;
-    // A record larger than the batch grew it: do not keep that size for good.
-    if (this.#batch.length > FLUSH_BYTES) this.#batch = Buffer.allocUnsafe(FLUSH_BYTES);
+  }
+
+  /** Hands what was gathered since the last flush to the stream. */
+  flush(): void {
+    if (this.#used === this.#flushed || this.#failed) return;
+    this.#out.write(this.#batch.subarray(this.#flushed, this.#used));
+    this.#flushed = this.#used;
   }
 
   close(): Promise<void> {
