@@ -74,7 +74,8 @@ export class OrderedStream {
       if (this.#held.length > 0) this.#drainHeld();
       return;
     }
-    this.#hold({ pos, len, payload: payload.slice(), tsNs, heldAtMs: nowMs });
+    // A real copy: the batch buffer is reused, and Buffer#slice would be a view of it.
+    this.#hold({ pos, len, payload: new Uint8Array(payload), tsNs, heldAtMs: nowMs });
     while (this.#heldBytes > MAX_HELD_BYTES && this.#held.length > 0) {
       this.counters.holdOverflows++;
       this.#gapToFirstHeld();

@@ -21,6 +21,15 @@ describe('OrderedStream', () => {
     expect(h.stream.nextPos).toBe(6);
   });
 
+  it('holds a copy of a record, not a view of the reused batch buffer', () => {
+    const h = harness();
+    const batch = Buffer.from('def');
+    h.stream.push(3, 3, batch.subarray(0, 3), 0, 0);
+    batch.write('XYZ'); // the capture engine refills its batch buffer
+    h.push(0, 'abc');
+    expect(h.out).toEqual(['abc', 'def']);
+  });
+
   it('reorders records that arrive out of position order', () => {
     const h = harness();
     h.push(3, 'def');
