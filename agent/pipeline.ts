@@ -128,6 +128,8 @@ export class Pipeline {
   }
 
   #admitted(event: SocketEvent): boolean {
+    // Nothing excluded (the usual case): no key to build for data and close records.
+    if (event.kind !== 'open' && this.#excluded.size === 0) return true;
     const key = `${event.tgid}:${event.fd}:${event.connGen}`;
     if (event.kind === 'open') {
       if (this.#admit!(event)) return true;

@@ -6,11 +6,18 @@
 //          each request stream closed as soon as it arrives (no response written)
 // Prints requests/s per core for each and the ratio ours / node. Needs nginx and
 // nghttp2-client (h2load); run after `npm run build:ts`.
+//
+// First, HTTP/1: the recorded curl → nginx keep-alive exchange (test/fixtures/http1),
+// each message pushed whole as a capture delivers it (the whole-head scan), then with
+// every head cut in two (the line-by-line path), then whole with the agent's 4 KiB
+// body prefix kept for the content detectors. Prints messages/s per core for each.
 import { execFile } from 'node:child_process';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { Http1Decoder } from '../dist/decoders/http1/http1-decoder.js';
 import { Http2ConnectionDecoder, Http2Decoder } from '../dist/decoders/http2/index.js';
 import { freePort, Nginx } from '../test/helpers/nginx.mjs';
 
@@ -112,6 +119,51 @@ function nodeRequests(chunks) {
     for (const c of chunks) socket.push(c);
   });
 }
+
+/** The fixture's messages, one piece each, or each head cut in two. */
+function http1Pieces(name, splitHeads) {
+  const bytes = readFileSync(new URL(`../test/fixtures/http1/curl-nginx-keepalive.${name}.bin`, import.meta.url));
+  const pieces = [];
+  const decoder = new Http1Decoder({ side: name === 'req' ? 'request' : 'response', onMessage: (m) => {
+    const headEnd = m.startOffset + m.headerBytes;
+    if (splitHeads) pieces.push(bytes.subarray(m.startOffset, headEnd - 20), bytes.subarray(headEnd - 20, m.endOffset));
+    else pieces.push(bytes.subarray(m.startOffset, m.endOffset));
+  }, onError: () => {}, requestMethod: () => 'GET' });
+  decoder.push(bytes, 0);
+  return pieces;
+}
+
+/** Best messages/s over ROUNDS rounds of ROUND_MS, both directions of the exchange. */
+function http1Rate(splitHeads, maxBodyCapture) {
+  const requests = http1Pieces('req', splitHeads);
+  const responses = http1Pieces('res', splitHeads);
+  let messages = 0;
+  const onMessage = () => messages++;
+  const onError = (e) => { throw new Error(e.code); };
+  const req = new Http1Decoder({ side: 'request', onMessage, onError, maxBodyCapture });
+  const res = new Http1Decoder({ side: 'response', onMessage, onError, maxBodyCapture, requestMethod: () => 'GET' });
+  let best = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const start = process.hrtime.bigint();
+    messages = 0;
+    let elapsedMs = 0;
+    while (elapsedMs < ROUND_MS) {
+      for (let i = 0; i < 1000; i++) {
+        for (const p of requests) req.push(p, i);
+        for (const p of responses) res.push(p, i);
+      }
+      elapsedMs = Number(process.hrtime.bigint() - start) / 1e6;
+    }
+    best = Math.max(best, messages / (elapsedMs / 1000));
+  }
+  return best;
+}
+
+const h1fmt = (n) => Math.round(n).toLocaleString('en-US').padStart(11);
+console.log(`HTTP/1 (curl → nginx keep-alive, both directions)`);
+console.log(`  heads whole in one push            ${h1fmt(http1Rate(false, 0))} messages/s`);
+console.log(`  heads split across pushes          ${h1fmt(http1Rate(true, 0))} messages/s`);
+console.log(`  heads whole, 4 KiB body prefix     ${h1fmt(http1Rate(false, 4096))} messages/s`);
 
 const session = await record();
 const clientBytes = session.client.reduce((n, c) => n + c.length, 0);

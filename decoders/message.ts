@@ -57,7 +57,18 @@ export type HttpMessage = HttpRequest | HttpResponse;
 export function headerValue(headers: HeaderField[], name: string): string | undefined {
   const lower = name.toLowerCase();
   for (const [n, v] of headers) {
-    if (n.length === lower.length && n.toLowerCase() === lower) return v;
+    if (n.length === lower.length && equalsLowered(n, lower)) return v;
   }
   return undefined;
+}
+
+/** `n.toLowerCase() === lower` without a lower-cased copy of every name (ASCII names, the rule). */
+function equalsLowered(n: string, lower: string): boolean {
+  for (let i = 0; i < n.length; i++) {
+    let c = n.charCodeAt(i);
+    if (c >= 128) return n.toLowerCase() === lower; // Unicode case rules from here on
+    if (c >= 65 && c <= 90) c |= 0x20;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }

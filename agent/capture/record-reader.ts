@@ -101,7 +101,8 @@ export class RecordReader {
         return {
           kind: 'data', tgid, tid, fd, connGen, tsNs, direction, source, protocol, len,
           pos: readU64(view, at + L.DATA.pos),
-          payload: batch.subarray(payloadStart, payloadStart + capLen),
+          // A plain view: a third of the cost of Buffer#subarray, which builds a Buffer.
+          payload: new Uint8Array(batch.buffer, batch.byteOffset + payloadStart, capLen),
         };
       }
       case L.FS_REC_CONN_CLOSE: {

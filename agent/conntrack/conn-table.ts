@@ -30,6 +30,8 @@ export interface Connection {
   cgroupId: number;
   lastActivityMs: number;
   readonly channels: Map<ChannelSource, Channel>;
+  /** The channel the last record went to: records look it up without a Map lookup. */
+  recentChannel?: Channel;
   /** tuple key of the other end, were it a connection on this host. */
   readonly peerTuple: string;
 }
@@ -38,6 +40,7 @@ export interface Connection {
 export type ChannelSource = 'syscall' | 'ssl';
 
 export interface Channel {
+  readonly source: ChannelSource;
   readonly tls: boolean;
   readonly streams: Record<Direction, OrderedStream>;
   session?: ProtocolSession;
@@ -80,9 +83,21 @@ function slotOf(tgid: number, fd: number): number {
   return tgid * 0x8000_0000 + fd;
 }
 
+const RECENT_SLOTS = 1024;
+
+/** Index in the recent-connection cache for (tgid, fd). */
+function recentIndex(tgid: number, fd: number): number {
+  return (fd ^ (tgid << 5) ^ (tgid >>> 5)) & (RECENT_SLOTS - 1);
+}
+
 export class ConnTable {
   /** The current generation in each (tgid, fd) slot. */
   readonly #conns = new Map<number, Connection>();
+  /**
+   * Connections of #conns by a hash of (tgid, fd), so most records find theirs without a
+   * Map lookup (one per record otherwise). Only ever holds connections in #conns.
+   */
+  readonly #recent: (Connection | undefined)[] = new Array<Connection | undefined>(RECENT_SLOTS).fill(undefined);
   /** Sessions that produce records by time alone (gRPC progress). */
   readonly #ticking = new Map<ProtocolSession, Connection>();
   #lastSessionTickMs = 0;
@@ -128,7 +143,7 @@ export class ConnTable {
         this.#data(event, nowMs);
         return;
       case 'close': {
-        const conn = this.#conns.get(slotOf(event.tgid, event.fd));
+        const conn = this.#lookup(event.tgid, event.fd);
         if (conn && conn.connGen === event.connGen) {
           this.events.connectionClosed?.(conn, event);
           this.close(conn, event.tsNs);
@@ -164,9 +179,19 @@ export class ConnTable {
     }
   }
 
+  /** The current connection in the (tgid, fd) slot. */
+  #lookup(tgid: number, fd: number): Connection | undefined {
+    const at = recentIndex(tgid, fd);
+    const recent = this.#recent[at];
+    if (recent !== undefined && recent.tgid === tgid && recent.fd === fd) return recent;
+    const conn = this.#conns.get(slotOf(tgid, fd));
+    if (conn !== undefined) this.#recent[at] = conn;
+    return conn;
+  }
+
   #open(event: ConnOpenEvent, nowMs: number): Connection {
     const slot = slotOf(event.tgid, event.fd);
-    const existing = this.#conns.get(slot);
+    const existing = this.#lookup(event.tgid, event.fd);
     if (existing) {
       if (existing.connGen === event.connGen) return existing;
       // The fd was reused without a close we saw: the old connection is over.
@@ -181,16 +206,18 @@ export class ConnTable {
       comm: event.comm, uid: event.uid, cgroupId: event.cgroupId,
       lastActivityMs: nowMs,
       channels: new Map(),
+      recentChannel: undefined,
       peerTuple: tupleKey(remote, local),
     };
     this.#conns.set(slot, conn);
+    this.#recent[recentIndex(conn.tgid, conn.fd)] = conn;
     if (conn.local.ip !== '') this.#byTuple.set(tupleKey(conn.local, conn.remote), conn);
     this.counters.opened++;
     return conn;
   }
 
   #data(event: DataEvent, nowMs: number): void {
-    let conn = this.#conns.get(slotOf(event.tgid, event.fd));
+    let conn = this.#lookup(event.tgid, event.fd);
     if (!conn || conn.connGen !== event.connGen) {
       this.counters.implicitOpens++;
       conn = this.#open({
@@ -207,9 +234,12 @@ export class ConnTable {
 
   #channel(conn: Connection, source: DataSource, protocol: KernelProtocol): Channel {
     const name: ChannelSource = source === 'ssl' ? 'ssl' : 'syscall';
-    let channel = conn.channels.get(name);
-    if (channel) return channel;
+    const recent = conn.recentChannel;
+    if (recent !== undefined && recent.source === name) return recent;
+    const channel = conn.channels.get(name);
+    if (channel) return (conn.recentChannel = channel);
     const made: Channel = {
+      source: name,
       tls: name === 'ssl',
       undecodable: false,
       streams: {
@@ -224,6 +254,7 @@ export class ConnTable {
       },
     };
     conn.channels.set(name, made);
+    conn.recentChannel = made;
     return made;
   }
 
@@ -279,6 +310,8 @@ export class ConnTable {
     this.#holding.delete(conn);
     const slot = slotOf(conn.tgid, conn.fd);
     if (this.#conns.get(slot) === conn) this.#conns.delete(slot);
+    const at = recentIndex(conn.tgid, conn.fd);
+    if (this.#recent[at] === conn) this.#recent[at] = undefined;
     const tuple = tupleKey(conn.local, conn.remote);
     if (this.#byTuple.get(tuple) === conn) {
       this.#byTuple.delete(tuple);

@@ -23,11 +23,12 @@ export function buildFlow(ctx: FlowBuilderContext, conn: Connection, tls: boolea
   const isClient = conn.role === 'client';
   const endNs = response ? response.endNs : request.endNs;
 
-  const issues: FlowIssue[] = [];
-  if (!response) issues.push('NO_RESPONSE');
-  if (request.bodyMissing) issues.push('REQUEST_TRUNCATED');
-  if (response?.bodyMissing) issues.push('RESPONSE_TRUNCATED');
-  if (exchange.headersCut) issues.push('HEADERS_CUT');
+  // Most flows have no issue: no array for them.
+  let issues: FlowIssue[] | undefined;
+  if (!response) (issues ??= []).push('NO_RESPONSE');
+  if (request.bodyMissing) (issues ??= []).push('REQUEST_TRUNCATED');
+  if (response?.bodyMissing) (issues ??= []).push('RESPONSE_TRUNCATED');
+  if (exchange.headersCut) (issues ??= []).push('HEADERS_CUT');
 
   const flow: Flow = {
     time: ctx.clock.rfc3339(request.startNs),
@@ -49,7 +50,7 @@ export function buildFlow(ctx: FlowBuilderContext, conn: Connection, tls: boolea
     },
     connId: conn.key,
   };
-  if (issues.length > 0) flow.issues = issues;
+  if (issues) flow.issues = issues;
   if (exchange.grpc) flow.grpc = redactPayloads(ctx.redactor, exchange.grpc);
   return flow;
 }
@@ -64,6 +65,8 @@ function redactPayloads(redactor: Redactor, grpc: GrpcInfo): GrpcInfo {
 }
 
 function endpoint(ip: string, port: number, pid?: number, process?: string): Endpoint {
+  // Both known (the usual case): one literal, no shape change per added field.
+  if (pid && process) return { ip, port, pid, process };
   const e: Endpoint = { ip, port };
   if (pid) e.pid = pid;
   if (process) e.process = process;

@@ -7,7 +7,7 @@
 // then the decoder resynchronises at the next plausible start line. It never throws, never
 // loops without consuming input, and never holds more than maxHeaderBytes + a constant.
 
-import { concatBytes } from '../bytes.js';
+import { allocBytes } from '../bytes.js';
 import type { DecodeError, HeaderField, HttpMessage } from '../message.js';
 
 export const HTTP1_ERRORS = {
@@ -100,6 +100,19 @@ const TARGET_BAD = /[\x00-\x20\x7f]/;
 const DIGITS = /^[0-9]+$/;
 const FRAMING_FIELD = /^(?:content-length|transfer-encoding)$/i;
 
+/** TOKEN as a byte table, for the whole-head scan. */
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+/** CTL as a byte table (HT is not one; CR and LF are): 1 where a field value may not hold the byte. */
+const CTL_BYTE = new Uint8Array(256);
+for (let c = 0; c < 32; c++) if (c !== 9) CTL_BYTE[c] = 1;
+CTL_BYTE[127] = 1;
+/**
+ * Whole-head scan scratch, [nameStart, nameEnd, valueStart, valueEnd] per field. One for
+ * all decoders: a scan is done with it before it calls out, and it grows on demand.
+ */
+let fieldBounds = new Int32Array(4 * 32);
+
 interface HeldEntry {
   offset: number;
   timeNs: number;
@@ -122,7 +135,8 @@ interface PendingMessage {
   startNs: number;
   headerBytes: number;
   bodyBytes: number;
-  bodyParts: Uint8Array[] | undefined;
+  /** Captured body prefix: the first `bodyCaptured` bytes hold it, the rest is room. */
+  body: Uint8Array | undefined;
   bodyCaptured: number;
   /** Body bytes that went by without being seen (skipped: not captured or lost). */
   bodyMissing: number;
@@ -135,14 +149,24 @@ interface PendingMessage {
   upgrade: boolean;
 }
 
-function latin1(buf: Buffer, start: number, end: number): string {
+// Buffer's native byte search and latin1 decoding, applied to any Uint8Array: chunks come
+// as plain views (a third of the cost of a Buffer view) and are never wrapped in a Buffer.
+const bufferMethods = Buffer.prototype as unknown as {
+  indexOf(this: Uint8Array, byte: number, from: number): number;
+  latin1Slice(this: Uint8Array, start: number, end: number): string;
+};
+const nativeIndexOf = bufferMethods.indexOf;
+const nativeLatin1Slice = bufferMethods.latin1Slice;
+
+function latin1(buf: Uint8Array, start: number, end: number): string {
   // latin1Slice is Buffer's fastest bytes → string path (measured ~15% over toString('latin1')
   // and ~2.4x over TextDecoder('latin1') on header-sized slices, Node 20).
-  return (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
+  return nativeLatin1Slice.call(buf, start, end);
 }
 
-function asBuffer(chunk: Uint8Array): Buffer {
-  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+/** Index of `byte` in `buf` from `from`, or -1 (memchr; TypedArray#indexOf is a plain loop). */
+function indexOfByte(buf: Uint8Array, byte: number, from: number): number {
+  return nativeIndexOf.call(buf, byte, from);
 }
 
 function copyOf(src: Uint8Array, from: number, to: number): Uint8Array {
@@ -167,6 +191,125 @@ function plainLength(value: string): number {
     v = v * 10 + d;
   }
   return v;
+}
+
+// ---- whole-head start lines: byte checks that accept exactly what findRequestLine /
+// findStatusLine + #startMessage accept at index 0 of a line, for lines they take plainly.
+
+/** Index after the LF of `METHOD SP target SP HTTP/1.[01] [CR] LF` at `pos`, or -1. */
+function requestLineEnd(data: Uint8Array, pos: number, limit: number): number {
+  let i = pos;
+  while (i < limit && isUpper(data[i] as number)) i++;
+  if (i - pos < 3 || i - pos > 20 || i >= limit || data[i] !== 32) return -1;
+  const targetStart = ++i;
+  for (; i < limit; i++) {
+    const c = data[i] as number;
+    if (c <= 32 || c === 127) break;
+  }
+  if (i === targetStart || i + 10 > limit || data[i] !== 32 || !isHttp1Version(data, i + 1)) return -1;
+  i += 9;
+  if (data[i] === CR) i++;
+  return i < limit && data[i] === LF ? i + 1 : -1;
+}
+
+/** Index after the LF of `HTTP/1.[01] SP ddd [SP reason] [CR] LF` at `pos`, or -1. */
+function statusLineEnd(data: Uint8Array, pos: number, limit: number): number {
+  if (pos + 13 > limit || !isHttp1Version(data, pos) || data[pos + 8] !== 32) return -1;
+  for (let i = pos + 9; i < pos + 12; i++) if (!isDigit(data[i] as number)) return -1;
+  let i = pos + 12;
+  if (data[i] === 32) {
+    for (i++; i < limit; i++) {
+      const c = data[i] as number;
+      if (CTL_BYTE[c] === 1) break;
+    }
+  }
+  if (i < limit && data[i] === CR) i++;
+  return i < limit && data[i] === LF ? i + 1 : -1;
+}
+
+/**
+ * Whether the token at `at` is `lower` in any letter case. Token bytes only: `| 0x20`
+ * folds A–Z onto a–z, and no other token byte folds onto a letter or '-'.
+ */
+function isNamed(data: Uint8Array, at: number, lower: string): boolean {
+  for (let k = 0; k < lower.length; k++) if (((data[at + k] as number) | 0x20) !== lower.charCodeAt(k)) return false;
+  return true;
+}
+
+/** plainLength on bytes: the value of 1 to 15 digits, else -1. */
+function digitsValue(data: Uint8Array, from: number, to: number): number {
+  const n = to - from;
+  if (n === 0 || n > 15) return -1;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const d = (data[i] as number) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** `HTTP/1.0` or `HTTP/1.1` at `at`. */
+function isHttp1Version(data: Uint8Array, at: number): boolean {
+  return data[at] === 72 && data[at + 1] === 84 && data[at + 2] === 84 && data[at + 3] === 80 && data[at + 4] === 47 &&
+    data[at + 5] === 49 && data[at + 6] === 46 && (data[at + 7] === 48 || data[at + 7] === 49);
+}
+
+function httpVersion(data: Uint8Array, at: number): string {
+  return data[at + 7] === 49 ? 'HTTP/1.1' : 'HTTP/1.0';
+}
+
+// The parts of a start line checked by requestLineEnd / statusLineEnd at `pos` and ending
+// at `lineEnd`, sliced from `head`, the head's text from `pos`.
+
+/** The method: the common ones without a copy. */
+function requestMethod(data: Uint8Array, pos: number, head: string): string {
+  const c = data[pos];
+  const n = methodLength(data, pos);
+  if (n === 3 && c === 71 && data[pos + 1] === 69 && data[pos + 2] === 84) return 'GET';
+  if (n === 4 && c === 80 && data[pos + 1] === 79 && data[pos + 2] === 83 && data[pos + 3] === 84) return 'POST';
+  return head.slice(0, n);
+}
+
+function methodLength(data: Uint8Array, pos: number): number {
+  let i = pos;
+  while (isUpper(data[i] as number)) i++;
+  return i - pos;
+}
+
+function requestTarget(data: Uint8Array, pos: number, lineEnd: number, head: string): string {
+  const from = methodLength(data, pos) + 1;
+  const to = lineEnd - pos - (data[lineEnd - 2] === CR ? 11 : 10);
+  return head.slice(from, to);
+}
+
+function statusCode(data: Uint8Array, pos: number): number {
+  return ((data[pos + 9] as number) - 48) * 100 + ((data[pos + 10] as number) - 48) * 10 + ((data[pos + 11] as number) - 48);
+}
+
+/** The reason ('' when absent). */
+function statusReason(data: Uint8Array, pos: number, lineEnd: number, head: string): string {
+  const to = lineEnd - pos - (data[lineEnd - 2] === CR ? 2 : 1);
+  if (to <= 13) return '';
+  if (to === 15 && data[pos + 13] === 79 && data[pos + 14] === 75) return 'OK';
+  return head.slice(13, to);
+}
+
+/** Only the final coding of a Transfer-Encoding decides the framing (RFC 9112 §6.3). */
+function transferCoding(msg: PendingMessage, value: string): void {
+  const codings = value.split(',');
+  const last = (codings[codings.length - 1] as string).trim().toLowerCase();
+  if (last === 'chunked') {
+    msg.chunked = true;
+    msg.otherCoding = false;
+  } else if (last.length > 0) {
+    msg.chunked = false;
+    msg.otherCoding = true;
+  }
 }
 
 function trimOws(s: string, from: number): string {
@@ -350,7 +493,7 @@ export class Http1Decoder {
     }
     this.#inFeed = true;
     try {
-      if (bytes) this.#feed(asBuffer(bytes), base, timeNs);
+      if (bytes) this.#feed(bytes, base, timeNs);
       else this.#gap(length ?? 0, base, timeNs, report);
     } catch (e) {
       this.#internal(e, base);
@@ -402,7 +545,7 @@ export class Http1Decoder {
     this.#holdOverflowed = false;
   }
 
-  #feed(data: Buffer, base: number, timeNs: number): void {
+  #feed(data: Uint8Array, base: number, timeNs: number): void {
     this.#base = base;
     this.#timeNs = timeNs;
     this.#lastByteNs = timeNs;
@@ -425,7 +568,7 @@ export class Http1Decoder {
     }
   }
 
-  #step(data: Buffer, pos: number, end: number): number {
+  #step(data: Uint8Array, pos: number, end: number): number {
     if (this.#discarding) return this.#stepDiscard(data, pos, end);
     switch (this.#state) {
       case State.Head:
@@ -456,10 +599,10 @@ export class Http1Decoder {
    * line completed (#lineText, CR/LF stripped) or #lineResult says it is pending/overlong.
    * `limit` bounds the line's length including its terminator.
    */
-  #takeLine(data: Buffer, pos: number, end: number, limit: number): number {
+  #takeLine(data: Uint8Array, pos: number, end: number, limit: number): number {
     this.#lineReady = false;
     if (this.#lineLen === 0) this.#lineStart = this.#base + pos;
-    const lf = data.indexOf(LF, pos);
+    const lf = indexOfByte(data, LF, pos);
     if (this.#lineLen + (lf === -1 ? end : lf + 1) - pos > limit) {
       // Overlong: nothing consumed here. The caller reports it and switches to resync, and
       // the rest of the line is skipped keeping only its tail (#stepDiscard).
@@ -489,7 +632,7 @@ export class Http1Decoder {
     return lf + 1;
   }
 
-  #appendLine(data: Buffer, from: number, to: number): void {
+  #appendLine(data: Uint8Array, from: number, to: number): void {
     const n = to - from;
     if (n === 0) return;
     let line = this.#line;
@@ -502,7 +645,7 @@ export class Http1Decoder {
     if (this.#lineLen === 0) this.#lineTimes.length = 0;
     this.#lineTimes.push(this.#lineLen, this.#timeNs);
     this.#lineSpans = true;
-    data.copy(line, this.#lineLen, from, to);
+    line.set(data.subarray(from, to), this.#lineLen);
     this.#lineLen = need;
   }
 
@@ -511,8 +654,8 @@ export class Http1Decoder {
    * glued to the end of junk (no line feed in between) is still found there. The buffer is
    * compacted only when full, so junk arriving a byte per push costs O(1) per byte.
    */
-  #stepDiscard(data: Buffer, pos: number, end: number): number {
-    const lf = data.indexOf(LF, pos);
+  #stepDiscard(data: Uint8Array, pos: number, end: number): number {
+    const lf = indexOfByte(data, LF, pos);
     const stop = lf === -1 ? end : lf;
     const keep = this.#tailBytes;
     const n = stop - pos;
@@ -567,15 +710,19 @@ export class Http1Decoder {
 
   // ---- start line and headers -----------------------------------------------
 
-  #stepHead(data: Buffer, pos: number, end: number): number {
+  #stepHead(data: Uint8Array, pos: number, end: number): number {
     const msg = this.#msg;
     if (!msg && this.#lineLen === 0) {
       // Reject an impossible first byte at once, so binary junk does not wait for a LF.
       const c = data[pos] as number;
-      if (c !== CR && c !== LF && (this.#request ? !isUpper(c) : c !== 72 /* H */)) {
-        this.#error(HTTP1_ERRORS.BAD_START_LINE, this.#base + pos, 'not the start of an HTTP/1 message');
-        this.#state = State.Resync;
-        return pos;
+      if (c !== CR && c !== LF) {
+        if (this.#request ? !isUpper(c) : c !== 72 /* H */) {
+          this.#error(HTTP1_ERRORS.BAD_START_LINE, this.#base + pos, 'not the start of an HTTP/1 message');
+          this.#state = State.Resync;
+          return pos;
+        }
+        const headEnd = this.#wholeHead(data, pos, end);
+        if (headEnd >= 0) return headEnd;
       }
     }
     const msgStart = msg ? msg.startOffset : this.#lineLen > 0 ? this.#lineStart : this.#base + pos;
@@ -609,6 +756,114 @@ export class Http1Decoder {
     return next;
   }
 
+  /**
+   * The common case in one pass: a whole, valid head (start line to empty line) inside this
+   * push. One byte scan checks the start line and finds each field's name and value bounds,
+   * checking token and control bytes as it goes; then one string of the head is sliced
+   * into start-line parts, names and values — no string, regex or trim per line. Anything unusual (a
+   * head not wholly in this push, obs-fold, a bad byte, a Content-Length list or conflict,
+   * too many fields, a start line that is not plainly valid) returns -1 with no state
+   * changed, and the line-by-line path decodes it, errors and all.
+   */
+  #wholeHead(data: Uint8Array, pos: number, end: number): number {
+    const limit = Math.min(end, pos + this.#maxHeaderBytes);
+    const start = this.#request ? requestLineEnd(data, pos, limit) : statusLineEnd(data, pos, limit);
+    if (start < 0) return -1;
+    let bounds = fieldBounds;
+    const maxFields = this.#maxHeaders;
+    let fields = 0;
+    let contentLength = -1;
+    let transferEncoding = false;
+    let upgrade = false;
+    let i = start;
+    for (;;) {
+      if (i >= limit) return -1;
+      let c = data[i] as number;
+      if (c === LF) {
+        i++;
+        break;
+      }
+      if (c === CR) {
+        if (i + 1 < limit && data[i + 1] === LF) {
+          i += 2;
+          break;
+        }
+        return -1;
+      }
+      if (fields === maxFields) return -1;
+      const nameStart = i;
+      // Four bytes a step while they are all token bytes, then one at a time.
+      while (i + 4 <= limit && (TCHAR[data[i] as number]! & TCHAR[data[i + 1] as number]! & TCHAR[data[i + 2] as number]! & TCHAR[data[i + 3] as number]!) === 1) i += 4;
+      while (i < limit && TCHAR[data[i] as number] === 1) i++;
+      if (i === nameStart || i >= limit || data[i] !== 58 /* : */) return -1; // also obs-fold
+      const nameEnd = i++;
+      while (i < limit && (data[i] === 32 || data[i] === 9)) i++;
+      const valueStart = i;
+      // To the LF, four bytes a step while none is a CTL; a CTL other than the LF, or a CR
+      // right before it, sends the head to the line-by-line path.
+      for (;;) {
+        while (i + 4 <= limit && (CTL_BYTE[data[i] as number]! | CTL_BYTE[data[i + 1] as number]! | CTL_BYTE[data[i + 2] as number]! | CTL_BYTE[data[i + 3] as number]!) === 0) i += 4;
+        if (i >= limit) return -1;
+        c = data[i] as number;
+        if (CTL_BYTE[c] === 0) i++;
+        else if (c === LF) break;
+        else if (c === CR && i + 1 < limit && data[i + 1] === LF) {
+          i++;
+          break;
+        } else return -1;
+      }
+      // The value ends before the CR of CRLF and any trailing OWS.
+      let valueEnd = i;
+      if (valueEnd > valueStart && data[valueEnd - 1] === CR) valueEnd--;
+      while (valueEnd > valueStart && (data[valueEnd - 1] === 32 || data[valueEnd - 1] === 9)) valueEnd--;
+      i++;
+      // Framing fields, found on the bytes: no lower-cased copy of every name.
+      const nameLength = nameEnd - nameStart;
+      if (nameLength === 14 && isNamed(data, nameStart, 'content-length')) {
+        const n = digitsValue(data, valueStart, valueEnd);
+        if (n < 0 || (contentLength !== -1 && contentLength !== n)) return -1;
+        contentLength = n;
+      } else if (nameLength === 17 && isNamed(data, nameStart, 'transfer-encoding')) {
+        transferEncoding = true;
+      } else if (nameLength === 7 && isNamed(data, nameStart, 'upgrade')) {
+        upgrade = true;
+      }
+      const f = 4 * fields++;
+      if (f + 4 > bounds.length) {
+        const grown = new Int32Array(2 * bounds.length);
+        grown.set(bounds);
+        fieldBounds = bounds = grown;
+      }
+      bounds[f] = nameStart;
+      bounds[f + 1] = nameEnd;
+      bounds[f + 2] = valueStart;
+      bounds[f + 3] = valueEnd;
+    }
+    const headEnd = i;
+    // One native call makes the head's text; every string of the message is a slice of it.
+    const head = latin1(data, pos, headEnd);
+    const headers: HeaderField[] = new Array(fields);
+    for (let k = 0; k < fields; k++) {
+      const f = 4 * k;
+      headers[k] = [
+        head.slice((bounds[f] as number) - pos, (bounds[f + 1] as number) - pos),
+        head.slice((bounds[f + 2] as number) - pos, (bounds[f + 3] as number) - pos),
+      ];
+    }
+    const msg = this.#request
+      ? this.#begin(true, requestMethod(data, pos, head), requestTarget(data, pos, start, head), httpVersion(data, start - (data[start - 2] === CR ? 10 : 9)), 0, '', pos)
+      : this.#begin(false, '', '', httpVersion(data, pos), statusCode(data, pos), statusReason(data, pos, start, head), pos);
+    msg.headers = headers;
+    msg.contentLength = contentLength;
+    msg.upgrade = upgrade;
+    if (transferEncoding) {
+      for (const [name, value] of headers) if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') transferCoding(msg, value);
+    }
+    msg.headerBytes = headEnd - pos;
+    this.#headersDone(msg);
+    return headEnd;
+  }
+
   /** Starts a message if `line` (from index `at`) is a valid start line. */
   #startMessage(line: string, at: number): boolean {
     const request = this.#request;
@@ -632,8 +887,17 @@ export class Http1Decoder {
       reason = text.length > 13 ? text.slice(13) : '';
       if (CTL.test(reason)) return false;
     }
-    const startOffset = this.#lineStart + at;
-    this.#msg = {
+    this.#msg = this.#newMessage(request, method, target, version, status, reason, this.#lineStart + at, this.#lineTimeAt(at));
+    return true;
+  }
+
+  /** A message whose head starts at `pos` of the current push (whole-head path). */
+  #begin(request: boolean, method: string, target: string, version: string, status: number, reason: string, pos: number): PendingMessage {
+    return (this.#msg = this.#newMessage(request, method, target, version, status, reason, this.#base + pos, this.#timeNs));
+  }
+
+  #newMessage(request: boolean, method: string, target: string, version: string, status: number, reason: string, startOffset: number, startNs: number): PendingMessage {
+    return {
       request,
       method,
       target,
@@ -642,10 +906,10 @@ export class Http1Decoder {
       reason,
       headers: [],
       startOffset,
-      startNs: this.#lineTimeAt(at),
+      startNs,
       headerBytes: 0,
       bodyBytes: 0,
-      bodyParts: undefined,
+      body: undefined,
       bodyCaptured: 0,
       bodyMissing: 0,
       bodyTruncated: false,
@@ -654,7 +918,6 @@ export class Http1Decoder {
       otherCoding: false,
       upgrade: false,
     };
-    return true;
   }
 
   /**
@@ -689,16 +952,7 @@ export class Http1Decoder {
       return this.#contentLength(msg, value, lineOffset);
     }
     if (n === 17 && name.toLowerCase() === 'transfer-encoding') {
-      // Only the final coding decides the framing (RFC 9112 §6.3).
-      const codings = value.split(',');
-      const last = (codings[codings.length - 1] as string).trim().toLowerCase();
-      if (last === 'chunked') {
-        msg.chunked = true;
-        msg.otherCoding = false;
-      } else if (last.length > 0) {
-        msg.chunked = false;
-        msg.otherCoding = true;
-      }
+      transferCoding(msg, value);
     } else if (n === 7 && name.toLowerCase() === 'upgrade') {
       msg.upgrade = true;
     }
@@ -787,19 +1041,34 @@ export class Http1Decoder {
 
   // ---- bodies ---------------------------------------------------------------
 
-  #body(data: Buffer, from: number, to: number): void {
+  #body(data: Uint8Array, from: number, to: number): void {
     const msg = this.#msg as PendingMessage;
     const n = to - from;
     msg.bodyBytes += n;
     const room = this.#maxBodyCapture - msg.bodyCaptured;
-    if (room > 0) {
-      const take = Math.min(room, n);
-      (msg.bodyParts ??= []).push(copyOf(data, from, from + take)); // the caller reuses its buffer
-      msg.bodyCaptured += take;
-    }
+    if (room > 0) this.#capture(msg, data, from, Math.min(room, n));
   }
 
-  #stepCounted(data: Buffer, pos: number, end: number): number {
+  /**
+   * Copies body bytes into the message's one prefix buffer (the caller reuses its buffer).
+   * A Content-Length body gets the exact size at once; other bodies grow it by doubling.
+   */
+  #capture(msg: PendingMessage, data: Uint8Array, from: number, take: number): void {
+    const at = msg.bodyCaptured;
+    const need = at + take;
+    let prefix = msg.body;
+    if (!prefix || prefix.length < need) {
+      const max = this.#maxBodyCapture;
+      const size = this.#state === State.BodyLength ? Math.min(max, at + this.#remaining) : Math.min(max, Math.max(need, 2 * (prefix?.length ?? 0), 256));
+      const grown = allocBytes(size);
+      if (prefix) grown.set(prefix.subarray(0, at));
+      msg.body = prefix = grown;
+    }
+    prefix.set(new Uint8Array(data.buffer, data.byteOffset + from, take), at);
+    msg.bodyCaptured = need;
+  }
+
+  #stepCounted(data: Uint8Array, pos: number, end: number): number {
     const take = Math.min(this.#remaining, end - pos);
     this.#body(data, pos, pos + take);
     this.#remaining -= take;
@@ -814,7 +1083,7 @@ export class Http1Decoder {
     return next;
   }
 
-  #stepChunkSize(data: Buffer, pos: number, end: number): number {
+  #stepChunkSize(data: Uint8Array, pos: number, end: number): number {
     const next = this.#takeLine(data, pos, end, this.#maxHeaderBytes);
     if (!this.#lineReady) {
       if (this.#lineResult === LINE_OVERLONG) this.#fail(HTTP1_ERRORS.BAD_CHUNK_SIZE, this.#lineStart, 'chunk-size line too long');
@@ -854,7 +1123,7 @@ export class Http1Decoder {
     return next;
   }
 
-  #stepChunkEnd(data: Buffer, pos: number): number {
+  #stepChunkEnd(data: Uint8Array, pos: number): number {
     const c = data[pos];
     if (c === LF) {
       this.#state = State.ChunkSize;
@@ -868,7 +1137,7 @@ export class Http1Decoder {
     return pos;
   }
 
-  #stepTrailers(data: Buffer, pos: number, end: number): number {
+  #stepTrailers(data: Uint8Array, pos: number, end: number): number {
     const msg = this.#msg as PendingMessage;
     const lineStartOffset = this.#lineLen > 0 ? this.#lineStart : this.#base + pos;
     const next = this.#takeLine(data, pos, end, this.#maxHeaderBytes - (lineStartOffset - this.#trailerStart));
@@ -892,7 +1161,7 @@ export class Http1Decoder {
 
   // ---- resynchronisation ----------------------------------------------------
 
-  #stepResync(data: Buffer, pos: number, end: number): number {
+  #stepResync(data: Uint8Array, pos: number, end: number): number {
     const next = this.#takeLine(data, pos, end, this.#maxHeaderBytes);
     if (this.#lineReady) this.#searchLine(this.#lineText, 0);
     else if (this.#discarding) return this.#stepDiscard(data, pos, end);
@@ -959,9 +1228,8 @@ export class Http1Decoder {
     const p = this.#msg as PendingMessage;
     this.#msg = undefined;
     this.#state = State.Head;
-    let body: Uint8Array | undefined;
-    const parts = p.bodyParts;
-    if (parts) body = concatBytes(parts, p.bodyCaptured);
+    const prefix = p.body;
+    const body = prefix && prefix.length > p.bodyCaptured ? prefix.subarray(0, p.bodyCaptured) : prefix;
     // bodyBytes: for chunked bodies this is the decoded payload length (chunk framing and
     // trailers excluded), so it compares with Content-Length bodies.
     const truncated = p.bodyTruncated || p.bodyCaptured < p.bodyBytes;
