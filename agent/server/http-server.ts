@@ -93,6 +93,8 @@ export class AgentServer {
   readonly #streamsPerClient = new Map<string, number>();
   readonly #maxStreamsPerClient: number;
   #localAddresses: Set<string> | undefined;
+  /** The port listened on, once known. */
+  #port: number | undefined;
 
   private constructor(options: AgentServerOptions) {
     this.#options = options;
@@ -151,7 +153,9 @@ export class AgentServer {
    * address rather than by pid.
    */
   isOwnEndpoint(end: Endpoint): boolean {
-    if (end.port !== this.address.port) return false;
+    // Asked for every flow: the port is read once (address() is a getsockname call).
+    this.#port ??= this.address.port;
+    if (end.port !== this.#port) return false;
     this.#localAddresses ??= new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address)));
     return end.pid === process.pid || this.#localAddresses.has(end.ip) || isLoopbackHost(end.ip);
   }
