@@ -37,6 +37,18 @@ export function recordJsonFrame(type: RecordType, record: object): string {
   return `{"type":"${type}","${type}":${JSON.stringify(record)}}`;
 }
 
+const JSON_FRAME_HEADS: Record<RecordType, Buffer> = {
+  flow: Buffer.from('{"type":"flow","flow":'),
+  anomaly: Buffer.from('{"type":"anomaly","anomaly":'),
+  connection: Buffer.from('{"type":"connection","connection":'),
+};
+const JSON_FRAME_TAIL = Buffer.from('}');
+
+/** recordJsonFrame as UTF-8 bytes, around a record already encoded as JSON. */
+export function recordJsonFrameOf(type: RecordType, json: Uint8Array): Buffer {
+  return Buffer.concat([JSON_FRAME_HEADS[type], json, JSON_FRAME_TAIL]);
+}
+
 /** StreamMessage with the record in its oneof field: the record's bytes behind one tag and length. */
 export function recordProtobufFrame(type: RecordType, record: object): Uint8Array {
   const body = encodeRecord(SCHEMA_NAME[type], record);

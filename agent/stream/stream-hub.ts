@@ -5,9 +5,10 @@
 import type WebSocket from 'ws';
 import { matchesRecord } from '../filter/record-filter.js';
 import type { Anomaly, ConnectionRecord, Flow } from '../schema/flow.js';
-import { RecordHistory, type StreamEntry } from './record-history.js';
+import { FlowJsonEncoder } from '../output/flow-json.js';
+import { PackedRecordHistory, RecordHistory, type StreamEntry } from './record-history.js';
 import {
-  controlFrame, recordJsonFrame, recordProtobufFrame, TYPE_OF,
+  controlFrame, recordJsonFrame, recordJsonFrameOf, recordProtobufFrame, TYPE_OF,
   type Frame, type RecordType, type StreamFormat, type StreamKind,
 } from './stream-codec.js';
 import { SubscriberQueue, type QueueLimits } from './subscriber-queue.js';
@@ -50,7 +51,7 @@ export class StreamHub {
     badRequests: 0,
   };
   readonly #options: StreamOptions;
-  readonly #history: Record<RecordType, RecordHistory>;
+  readonly #history: Record<RecordType, RecordHistory | PackedRecordHistory>;
   readonly #subscribers = new Set<Subscriber>();
   /** Subscribers per record type, rebuilt when subscriptions change. */
   #byType: Record<RecordType, Subscriber[]> = { flow: [], anomaly: [], connection: [] };
@@ -62,7 +63,13 @@ export class StreamHub {
   constructor(options: Partial<StreamOptions> = {}) {
     this.#options = { ...DEFAULT_STREAM_OPTIONS, ...options };
     const h = this.#options.history;
-    this.#history = { flow: new RecordHistory(h.flows), anomaly: new RecordHistory(h.anomalies), connection: new RecordHistory(h.connections) };
+    // Flows and connections come by the thousand a second: kept as bytes. Anomalies
+    // are few and updated in place (count, state): kept as the objects themselves.
+    this.#history = {
+      flow: new PackedRecordHistory(h.flows),
+      anomaly: new RecordHistory(h.anomalies),
+      connection: new PackedRecordHistory(h.connections),
+    };
     this.#heartbeat = setInterval(() => this.#beat(), this.#options.heartbeatMs);
     this.#heartbeat.unref();
   }
@@ -74,8 +81,18 @@ export class StreamHub {
   publish<T extends RecordType>(type: T, record: PublishedRecord[T]): void {
     const entry: StreamEntry = { seq: this.#seq++, record };
     this.counters.published[type]++;
-    this.#history[type].push(entry);
+    const history = this.#history[type];
     const subscribers = this.#byType[type];
+    if (history instanceof PackedRecordHistory) {
+      // Encoded once: kept by the history, and the JSON frame of every subscriber.
+      if (history.capacity > 0 || subscribers.length > 0) {
+        const json = jsonBytes(type, record);
+        history.push(entry.seq, json);
+        if (subscribers.length > 0) entry.json = recordJsonFrameOf(type, json);
+      }
+    } else {
+      history.push(entry);
+    }
     if (subscribers.length === 0) return;
     for (const s of subscribers) {
       if (!this.#matches(s.subscription!, type, record)) continue;
@@ -252,3 +269,18 @@ export class StreamHub {
   }
 }
 
+const flowEncoder = new FlowJsonEncoder();
+let scratch = Buffer.allocUnsafe(64 << 10);
+
+/** A record's JSON as UTF-8 bytes, valid until the next call. */
+function jsonBytes(type: RecordType, record: object): Uint8Array {
+  if (type === 'flow') {
+    const end = flowEncoder.encode(record as Flow, scratch, 0);
+    if (end >= 0) return scratch.subarray(0, end);
+  }
+  // Not a flow of the known shape, or larger than the scratch: the general path.
+  const text = JSON.stringify(record);
+  const length = Buffer.byteLength(text);
+  if (length > scratch.length) scratch = Buffer.allocUnsafe(length);
+  return scratch.subarray(0, scratch.write(text));
+}

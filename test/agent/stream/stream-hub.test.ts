@@ -146,7 +146,7 @@ describe('stream subscriptions', () => {
     expect((await c.waitFor('anomaly', 1))[0]!.anomaly).toEqual(anomaly);
   });
 
-  it('encodes each record once for every subscriber and nothing when nobody listens', async () => {
+  it('encodes each record once, for the history and every subscriber', async () => {
     const s = await server();
     const flow = sampleFlow();
     s.publish('flow', flow);
