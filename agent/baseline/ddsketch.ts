@@ -16,6 +16,19 @@ export interface DDSketchOptions {
 }
 
 const EMPTY = new Uint32Array(0);
+
+// The baseline adds each sample to an edge's and an endpoint's sketch, and
+// response sizes repeat: the last logarithm is kept rather than taken again.
+let lastLogValue = NaN;
+let lastLog = NaN;
+
+function logOf(value: number): number {
+  if (value !== lastLogValue) {
+    lastLogValue = value;
+    lastLog = Math.log(value);
+  }
+  return lastLog;
+}
 const MAX_COUNT = 0xffffffff;
 
 export class DDSketch {
@@ -79,7 +92,7 @@ export class DDSketch {
       this.#zeroCount += weight;
       return;
     }
-    this.#addToBucket(Math.ceil(Math.log(value) / this.#logGamma), weight);
+    this.#addToBucket(Math.ceil(logOf(value) / this.#logGamma), weight);
   }
 
   #addToBucket(index: number, weight: number): void {

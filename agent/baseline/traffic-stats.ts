@@ -44,6 +44,16 @@ export interface StatsJson {
   baselined: boolean;
 }
 
+/**
+ * (minute / 60 000) % MINUTE_BUCKETS, for every flow: the minute number is a
+ * whole number, and in int32 range the remainder is taken on integers rather
+ * than through a floating-point modulo (a C library call).
+ */
+function minuteSlot(minute: number): number {
+  const index = minute / 60_000;
+  return index >= 0 && index <= 0x7fffffff ? (index | 0) % MINUTE_BUCKETS : index % MINUTE_BUCKETS;
+}
+
 export class TrafficStats {
   requests = 0;
   errors = 0;
@@ -105,7 +115,7 @@ export class TrafficStats {
       for (let i = 1; i <= steps; i++) this.minutes[((this.minuteStart / 60_000 + i) % MINUTE_BUCKETS) | 0] = 0;
       this.minuteStart = minute;
     }
-    if (minute === this.minuteStart) this.minutes[(minute / 60_000) % MINUTE_BUCKETS]!++;
+    if (minute === this.minuteStart) this.minutes[minuteSlot(minute)]!++;
   }
 
   /** Requests per second over the last full minute and the current one, at `nowMs`. */

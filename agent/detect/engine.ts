@@ -9,12 +9,14 @@ import { Baseline, type AnomalySource, type BaselineLookup, type EdgeStats } fro
 import type { AnomalyRow } from '../baseline/baseline-db.js';
 import { nodeOf } from '../baseline/graph-node.js';
 import type { RequestSample } from '../baseline/traffic-stats.js';
-import { compileRoute, templatePath, type RoutePattern } from '../baseline/path-template.js';
+import { compileRoute } from '../baseline/path-template.js';
 import type { Exchange } from '../flows/exchange.js';
 import type { Anomaly, AnomalyKind, AnomalyState, Flow, Severity } from '../schema/flow.js';
 import type { ActiveKey, BaselineDetector } from './baseline-detector.js';
 import { resolveDetectorConfig, type DetectorConfig, type DetectorConfigInput } from './detector-config.js';
+import { EndpointNames } from './endpoint-names.js';
 import type { Detector, Finding, Observation } from './finding.js';
+import { flowTimeMs } from './flow-time.js';
 import { GraphChangeDetector } from './graph-change-detector.js';
 import { LargeTransferDetector } from './large-transfer-detector.js';
 import { SpikeDetector } from './spike-detector.js';
@@ -54,6 +56,8 @@ interface OpenAnomaly {
   lastEmittedMs: number;
   /** Changed since it was last emitted. */
   pending: boolean;
+  /** record.count and record.lastSeen lag count and lastSeenMs: written when the record is read, not per finding. */
+  stale?: boolean;
 }
 
 export interface EngineOptions {
@@ -89,7 +93,10 @@ export class AnomalyEngine {
   };
   readonly #baselineDetectors: BaselineDetector[];
   readonly #detectors: Detector[];
-  readonly #routes: RoutePattern[];
+  readonly #endpoints: EndpointNames;
+  /** scope → kind → subject → anomalyId: the same anomaly is found again on every flow while it lasts. */
+  #ids = new Map<string, Map<AnomalyKind, Map<string, string>>>();
+  #idCount = 0;
   readonly #listeners: AnomalyListener[] = [];
   readonly #open = new Map<string, OpenAnomaly>();
   readonly #closed: OpenAnomaly[] = [];
@@ -109,7 +116,7 @@ export class AnomalyEngine {
     const disabled = new Set(this.config.engine.disabled);
     this.#baselineDetectors = createBaselineDetectors(this.config).filter((d) => !disabled.has(d.name));
     this.#detectors = (options.detectors ?? []).filter((d) => !disabled.has(d.name));
-    this.#routes = this.config.engine.routes.map(compileRoute);
+    this.#endpoints = new EndpointNames(this.config.engine.routes.map(compileRoute));
     this.#restore();
     this.baseline.persistAnomalies(() => this.#changes());
   }
@@ -146,7 +153,7 @@ export class AnomalyEngine {
     for (const id of this.#dirty) {
       const a = this.#open.get(id) ?? closed.get(id);
       if (!a) continue;
-      const data = JSON.stringify({ record: a.record, count: a.count, firstSeenMs: a.firstSeenMs, lastSeenMs: a.lastSeenMs });
+      const data = JSON.stringify({ record: this.#current(a), count: a.count, firstSeenMs: a.firstSeenMs, lastSeenMs: a.lastSeenMs });
       rows.push({ id, edgeKey: a.edgeKey, data });
     }
     const deleted = [...this.#dropped];
@@ -166,10 +173,10 @@ export class AnomalyEngine {
 
   /** The Observation detectors see for a flow. */
   observationOf(flow: Flow, exchange: Exchange, learning: boolean): Observation {
-    const nowMs = Date.parse(flow.time);
+    const nowMs = flowTimeMs(flow.time);
     if (flow.grpc) return { flow, exchange, endpoint: `${flow.grpc.service}/${flow.grpc.method}`, pathParams: [], nowMs, learning };
-    const templated = templatePath(flow.http.path || '/', this.#routes);
-    return { flow, exchange, endpoint: `${flow.http.method || 'UNKNOWN'} ${templated.template}`, pathParams: templated.params, nowMs, learning };
+    const endpoint = this.#endpoints.of(flow.http.method || 'UNKNOWN', flow.http.path || '/');
+    return { flow, exchange, endpoint: endpoint.name, pathParams: endpoint.params, nowMs, learning };
   }
 
   /** Feed for pipeline.onFlow: every flow with its exchange. */
@@ -188,26 +195,47 @@ export class AnomalyEngine {
     this.counters.observations++;
     // gRPC progress records describe a call still running: the baseline waits for its end.
     const complete = !flow.grpc?.inProgress;
+    // Detectors run inline, not through #take: no closure per detector per flow.
     if (complete) {
       let largeTransfer = false;
       for (const detector of this.#baselineDetectors) {
         if (!detector.observe) continue;
-        this.#take(lookup, () => {
-          const findings = detector.observe!(obs, lookup, this.baseline);
-          if (findings?.some((f) => f.kind === 'LARGE_TRANSFER')) largeTransfer = true;
-          return findings;
-        });
+        let findings: Finding[] | undefined;
+        try {
+          findings = detector.observe(obs, lookup, this.baseline);
+          if (findings?.some(isLargeTransfer)) largeTransfer = true;
+        } catch {
+          this.counters.detectorErrors++;
+          continue;
+        }
+        if (findings) this.#applyAll(findings, lookup, undefined, obs);
       }
       const sample = Baseline.sampleOf(flow, exchange, obs.nowMs, this.#sample);
       // An exfiltration-sized response must not raise the size baseline it is judged against.
       if (largeTransfer) sample.responseBytes = NaN;
       this.baseline.record(lookup, sample);
       if (lookup.edge) {
-        this.#active.set(lookup.edge, { edge: lookup.edge, flow });
-        if (lookup.endpoint) this.#active.set(lookup.endpoint, { edge: lookup.edge, endpoint: lookup.endpoint, flow });
+        // Keys already active this interval only take the latest flow: no new object per flow.
+        const edgeActive = this.#active.get(lookup.edge);
+        if (edgeActive && edgeActive.endpoint === undefined) edgeActive.flow = flow;
+        else this.#active.set(lookup.edge, { edge: lookup.edge, flow });
+        if (lookup.endpoint) {
+          const endpointActive = this.#active.get(lookup.endpoint);
+          if (endpointActive && endpointActive.edge === lookup.edge) endpointActive.flow = flow;
+          else this.#active.set(lookup.endpoint, { edge: lookup.edge, endpoint: lookup.endpoint, flow });
+        }
       }
     }
-    for (const detector of this.#detectors) this.#take(lookup, () => detector.observe(obs));
+    for (const detector of this.#detectors) {
+      let findings: Finding[] | undefined;
+      try {
+        findings = detector.observe(obs);
+      } catch {
+        this.counters.detectorErrors++;
+        continue;
+      }
+      if (findings) this.#applyAll(findings, lookup, undefined, obs);
+    }
   }
 
   /** About once a second: window-based detectors, pending updates, closing quiet anomalies. */
@@ -236,23 +264,26 @@ export class AnomalyEngine {
       this.counters.detectorErrors++;
       return;
     }
-    if (!findings) return;
-    for (const finding of findings) this.#apply(finding, lookup, nowMs);
+    if (findings) this.#applyAll(findings, lookup, nowMs);
   }
 
-  #apply(finding: Finding, lookup: BaselineLookup | undefined, tickMs: number | undefined): void {
+  /** `observed`: the observation the findings came from, whose time is already parsed. */
+  #applyAll(findings: Finding[], lookup: BaselineLookup | undefined, tickMs: number | undefined, observed?: Observation): void {
+    for (const finding of findings) this.#apply(finding, lookup, tickMs, observed);
+  }
+
+  #apply(finding: Finding, lookup: BaselineLookup | undefined, tickMs: number | undefined, observed?: Observation): void {
     this.counters.findings++;
     const flow = finding.flow;
-    const seenMs = tickMs ?? (Date.parse(flow.time) || this.#now());
-    const source = nodeOf(flow.source);
-    const destination = nodeOf(flow.destination);
+    const flowMs = observed !== undefined && flow.time === observed.flow.time ? observed.nowMs : flowTimeMs(flow.time);
+    const seenMs = tickMs ?? (flowMs || this.#now());
     const edgeKey = lookup?.edgeKey ?? this.#edgeKeyOfFlow(flow);
     // Baseline findings are per edge; others per pair of nodes, so a scan across ports is one anomaly.
     const scope = finding.kind === 'SCAN' || finding.kind === 'AUTH_FAILURE_BURST' || finding.kind === 'ENUMERATION' ||
       finding.kind === 'INJECTION' || finding.kind === 'SENSITIVE_DATA' || finding.kind === 'JWT_WEAKNESS'
-      ? `${source.id}\u001f${destination.id}`
+      ? `${nodeOf(flow.source).id}\u001f${nodeOf(flow.destination).id}`
       : edgeKey;
-    const id = anomalyId(finding.kind, scope, finding.subject);
+    const id = this.#idOf(finding.kind, scope, finding.subject);
     let open = this.#open.get(id);
     if (!open) {
       if (this.#open.size >= this.config.engine.maxOpen) this.#evictOpen();
@@ -281,9 +312,8 @@ export class AnomalyEngine {
     }
     open.count++;
     open.lastSeenMs = Math.max(open.lastSeenMs, seenMs);
+    open.stale = true;
     const record = open.record;
-    record.count = String(open.count);
-    record.lastSeen = new Date(open.lastSeenMs).toISOString();
     record.summary = finding.summary;
     record.details = finding.details;
     if (severityRank[finding.severity] > severityRank[record.severity]) record.severity = finding.severity;
@@ -297,8 +327,42 @@ export class AnomalyEngine {
     if (seenMs - open.lastEmittedMs >= this.config.engine.updateIntervalMs) this.#emit(open, seenMs);
   }
 
+  /**
+   * anomalyId, remembered: hashing is most of the cost of a repeated finding.
+   * Nested maps keyed by the parts, not one joined key: the parts are mostly
+   * strings that already exist (edge keys, kinds, subjects), whose hashes V8 keeps.
+   */
+  #idOf(kind: AnomalyKind, scope: string, subject: string): string {
+    let byKind = this.#ids.get(scope);
+    let bySubject = byKind?.get(kind);
+    let id = bySubject?.get(subject);
+    if (id !== undefined) return id;
+    id = anomalyId(kind, scope, subject);
+    if (this.#idCount >= MAX_REMEMBERED_IDS) {
+      this.#ids = new Map();
+      this.#idCount = 0;
+      byKind = undefined;
+      bySubject = undefined;
+    }
+    if (!byKind) this.#ids.set(scope, (byKind = new Map()));
+    if (!bySubject) byKind.set(kind, (bySubject = new Map()));
+    bySubject.set(subject, id);
+    this.#idCount++;
+    return id;
+  }
+
   #edgeKeyOfFlow(flow: Flow): string {
-    return this.baseline.lookup(flow, '', Date.parse(flow.time) || 0).edgeKey;
+    return this.baseline.lookup(flow, '', flowTimeMs(flow.time) || 0).edgeKey;
+  }
+
+  /** The record as readers see it: count and lastSeen brought up to date. */
+  #current(open: OpenAnomaly): Anomaly {
+    if (open.stale) {
+      open.stale = false;
+      open.record.count = String(open.count);
+      open.record.lastSeen = new Date(open.lastSeenMs).toISOString();
+    }
+    return open.record;
   }
 
   #emit(open: OpenAnomaly, nowMs: number): void {
@@ -306,7 +370,7 @@ export class AnomalyEngine {
     open.pending = false;
     this.#dirty.add(open.record.id);
     this.counters.emitted++;
-    const snapshot = structuredClone(open.record);
+    const snapshot = structuredClone(this.#current(open));
     for (const listener of this.#listeners) listener(snapshot);
   }
 
@@ -345,7 +409,7 @@ export class AnomalyEngine {
     const newestFirst = (a: OpenAnomaly, b: OpenAnomaly): number => b.lastSeenMs - a.lastSeenMs;
     const open = [...this.#open.values()].filter(match).sort(newestFirst);
     const closed = this.#closed.filter(match).sort(newestFirst);
-    return [...open, ...closed].slice(0, query.limit ?? Infinity).map((a) => structuredClone(a.record));
+    return [...open, ...closed].slice(0, query.limit ?? Infinity).map((a) => structuredClone(this.#current(a)));
   }
 
   /**
@@ -364,7 +428,7 @@ export class AnomalyEngine {
       else this.baseline.accept(edge.key, open.record.endpoint);
     }
     if (open.record.state === 'OPEN') this.#close(open);
-    return structuredClone(open.record);
+    return structuredClone(this.#current(open));
   }
 
   /** Relearn one workload (node id or workload name); its open baseline anomalies close. */
@@ -390,6 +454,13 @@ const baselineKinds = new Set<AnomalyKind>([
 ]);
 
 const severityRank = { LOW: 0, MEDIUM: 1, HIGH: 2, CRITICAL: 3 } as const;
+
+/** Distinct anomaly ids remembered before the memo starts over. */
+const MAX_REMEMBERED_IDS = 4096;
+
+function isLargeTransfer(finding: Finding): boolean {
+  return finding.kind === 'LARGE_TRANSFER';
+}
 
 function acceptEdgeWithEndpoints(baseline: Baseline, edge: EdgeStats): void {
   baseline.accept(edge.key);

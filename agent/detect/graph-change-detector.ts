@@ -16,10 +16,20 @@ function answered(obs: Observation): boolean {
   return status !== undefined && status < 400;
 }
 
+/** Texts about one edge, made once rather than for every flow an unlearnt edge carries. */
+interface EdgeTexts {
+  /** describeEdge of the edge. */
+  edge: string;
+  /** The endpoint last seen on the edge, and the NEW_EDGE summary naming it. */
+  endpoint: string;
+  newEdgeSummary: string;
+}
+
 export class GraphChangeDetector implements BaselineDetector {
   readonly name = 'graph-change';
   /** New endpoints reported one by one, per edge (bounded by newEndpointsPerEdge each). */
   readonly #reported = new WeakMap<EdgeStats, Set<string>>();
+  readonly #texts = new WeakMap<EdgeStats, EdgeTexts>();
 
   constructor(readonly config: GraphChangeConfig) {}
 
@@ -27,7 +37,8 @@ export class GraphChangeDetector implements BaselineDetector {
     if (obs.learning) return undefined;
     const findings: Finding[] = [];
     const edgeKnown = lookup.edge?.baselined === true;
-    const edgeText = describeEdge(lookup);
+    const texts = this.#textsOf(lookup);
+    const edgeText = texts?.edge ?? describeEdge(lookup);
     if (!edgeKnown) {
       const learnt = baseline.routeEdges(lookup).filter((e) => e.baselined);
       if (learnt.length === 0) {
@@ -37,7 +48,7 @@ export class GraphChangeDetector implements BaselineDetector {
             severity: lookup.destination.kind === 'external' || lookup.source.kind === 'external' ? 'HIGH' : 'MEDIUM',
             subject: 'edge',
             endpoint: obs.endpoint,
-            summary: `${lookup.source.id} called ${lookup.destination.id} on port ${lookup.port}, a connection never seen while learning (${obs.endpoint})`,
+            summary: texts ? this.#newEdgeSummary(texts, lookup, obs.endpoint) : newEdgeSummary(lookup, obs.endpoint),
             mitreTechnique: 'T1021',
             details: { edge: edgeText, endpoint: obs.endpoint },
             flow: obs.flow,
@@ -92,6 +103,23 @@ export class GraphChangeDetector implements BaselineDetector {
     return findings.length > 0 ? findings : undefined;
   }
 
+  /** The edge's texts; undefined before the edge exists (its first flow). */
+  #textsOf(lookup: BaselineLookup): EdgeTexts | undefined {
+    const edge = lookup.edge;
+    if (!edge) return undefined;
+    let texts = this.#texts.get(edge);
+    if (!texts) this.#texts.set(edge, (texts = { edge: describeEdge(lookup), endpoint: '', newEdgeSummary: '' }));
+    return texts;
+  }
+
+  #newEdgeSummary(texts: EdgeTexts, lookup: BaselineLookup, endpoint: string): string {
+    if (texts.endpoint !== endpoint || texts.newEdgeSummary === '') {
+      texts.endpoint = endpoint;
+      texts.newEdgeSummary = newEdgeSummary(lookup, endpoint);
+    }
+    return texts.newEdgeSummary;
+  }
+
   #newEndpoint(obs: Observation, lookup: BaselineLookup, edgeText: string): Finding {
     const edge = lookup.edge!;
     let reported = this.#reported.get(edge);
@@ -112,4 +140,8 @@ export class GraphChangeDetector implements BaselineDetector {
       flow: obs.flow,
     };
   }
+}
+
+function newEdgeSummary(lookup: BaselineLookup, endpoint: string): string {
+  return `${lookup.source.id} called ${lookup.destination.id} on port ${lookup.port}, a connection never seen while learning (${endpoint})`;
 }

@@ -50,6 +50,22 @@ interface Series {
   buckets: number[];
 }
 
+/** What a label key is made of (endpoint labels aside), and the series it names. */
+interface RecentLabelSet {
+  sourceWorkload: string;
+  sourceNamespace: string;
+  destinationWorkload: string;
+  destinationNamespace: string;
+  protocol: string;
+  tls: boolean;
+  observedAt: string;
+  port: number;
+  series: Series;
+}
+
+/** Label sets remembered beside the map: the few busiest edges take most flows. */
+const RECENT_LABEL_SETS = 4;
+
 export class RedMetrics {
   readonly #options: Required<Omit<RedMetricsOptions, 'buckets'>>;
   readonly #labelNames: string[];
@@ -58,6 +74,9 @@ export class RedMetrics {
   readonly #series = new Map<string, Series>();
   #overflowSeries: Series | undefined;
   #overflowCount = 0;
+  /** The last label sets resolved, compared field by field before any key string is built. */
+  readonly #recent: RecentLabelSet[] = [];
+  #recentNext = 0;
 
   constructor(registry: client.Registry, options: RedMetricsOptions = {}) {
     this.#options = {
@@ -131,9 +150,12 @@ export class RedMetrics {
   }
 
   #seriesFor(flow: Flow): Series {
+    // Equal parts make an equal key, and series are never dropped, so a remembered one is the one the map holds.
+    const recent = this.#options.endpointLabels ? undefined : this.#recentSeries(flow);
+    if (recent) return recent;
     const key = this.#labelKey(flow);
     const known = this.#series.get(key);
-    if (known) return known;
+    if (known) return this.#remember(flow, known);
     if (this.#series.size >= this.#options.maxSeries) {
       this.#overflowCount++;
       this.#overflowSeries ??= this.#newSeries(this.#labelNames.map(() => OVERFLOW_LABEL));
@@ -141,7 +163,32 @@ export class RedMetrics {
     }
     const created = this.#newSeries(this.#labelValues(flow));
     this.#series.set(key, created);
-    return created;
+    return this.#remember(flow, created);
+  }
+
+  #recentSeries(flow: Flow): Series | undefined {
+    const s = flow.source;
+    const d = flow.destination;
+    for (const r of this.#recent) {
+      if (
+        r.port === d.port && r.observedAt === flow.observedAt && r.protocol === flow.protocol && r.tls === flow.tls &&
+        r.sourceWorkload === workloadOf(s) && r.destinationWorkload === workloadOf(d) &&
+        r.sourceNamespace === (s.namespace ?? '') && r.destinationNamespace === (d.namespace ?? '')
+      ) return r.series;
+    }
+    return undefined;
+  }
+
+  #remember(flow: Flow, series: Series): Series {
+    if (this.#options.endpointLabels) return series;
+    const s = flow.source;
+    const d = flow.destination;
+    this.#recent[this.#recentNext] = {
+      sourceWorkload: workloadOf(s), sourceNamespace: s.namespace ?? '', destinationWorkload: workloadOf(d),
+      destinationNamespace: d.namespace ?? '', protocol: flow.protocol, tls: flow.tls, observedAt: flow.observedAt, port: d.port, series,
+    };
+    this.#recentNext = (this.#recentNext + 1) % RECENT_LABEL_SETS;
+    return series;
   }
 
   /** A string naming the label set, built without the intermediate arrays (the hot path). */

@@ -3,11 +3,12 @@
 // against the rule set in one RE2 pass per field. One finding per rule family
 // per request; the subject is the family.
 import { RE2JS, RE2Set } from 're2js';
-import { headerValue } from '../../../decoders/message.js';
 import type { Detector, Finding, Observation } from '../finding.js';
 import { redactedExcerpt } from './excerpt.js';
+import { headerNamed } from './header-lookup.js';
 import { INJECTION_FAMILIES, INJECTION_RULES, type FieldClass, type InjectionFamily, type InjectionRule } from './injection-rules.js';
 import { bodyText, jsonUnescape, percentDecode, percentVariants, type DecodedVariant } from './text-decoding.js';
+import { TextVerdicts } from './verdict-cache.js';
 
 export interface InjectionConfig {
   enabled: boolean;
@@ -49,6 +50,8 @@ interface CompiledField {
   set: RE2Set;
   /** Rule for each index the set reports. */
   rules: InjectionRule[];
+  /** What the set matched in values seen before (paths and header values repeat). */
+  verdicts: TextVerdicts<number[]>;
 }
 
 interface Hit {
@@ -73,6 +76,7 @@ export class InjectionDetector implements Detector {
   readonly #fields: Record<FieldClass, CompiledField>;
   readonly #single = new Map<string, RE2JS>();
   readonly #skipHeaders: Set<string>;
+  readonly #hits = new Map<InjectionFamily, Hit[]>();
 
   constructor(config: Partial<InjectionConfig> = {}) {
     this.#config = { ...defaultInjectionConfig, ...config };
@@ -85,7 +89,7 @@ export class InjectionDetector implements Detector {
       const rules = active.filter((r) => r.fields.includes(field));
       for (const rule of rules) set.add(rule.pattern);
       if (rules.length > 0) set.compile();
-      return { set, rules };
+      return { set, rules, verdicts: new TextVerdicts<number[]>() };
     };
     this.#fields = { path: compile('path'), query: compile('query'), header: compile('header'), body: compile('body') };
     for (const rule of active) this.#single.set(rule.id, RE2JS.compile(rule.pattern, RE2JS.CASE_INSENSITIVE));
@@ -94,7 +98,10 @@ export class InjectionDetector implements Detector {
   observe(obs: Observation): Finding[] | undefined {
     this.counters.requests++;
     const request = obs.exchange.request;
-    const hits = new Map<InjectionFamily, Hit[]>();
+    // One map reused for every request (most have no hit), emptied once findings are made. An empty
+    // map is not cleared again: Map.clear allocates a new table even when there is nothing to drop.
+    const hits = this.#hits;
+    if (hits.size !== 0) hits.clear();
 
     const target = this.#bounded(request.target);
     const q = target.indexOf('?');
@@ -113,7 +120,7 @@ export class InjectionDetector implements Detector {
     if (request.body && request.body.length > 0) {
       const raw = bodyText(request.body, this.#config.maxBodyBytes);
       if (request.body.length > this.#config.maxBodyBytes) this.counters.truncatedFields++;
-      const contentType = (headerValue(headers, 'content-type') ?? '').toLowerCase();
+      const contentType = (headerNamed(headers, 'content-type') ?? '').toLowerCase();
       const variants: DecodedVariant[] = [{ text: raw, decoding: 'raw' }];
       if (contentType.includes('x-www-form-urlencoded')) {
         const decoded = percentDecode(raw, true);
@@ -128,6 +135,7 @@ export class InjectionDetector implements Detector {
     if (hits.size === 0) return undefined;
     const findings: Finding[] = [];
     for (const [family, familyHits] of hits) findings.push(this.#finding(obs, family, familyHits));
+    hits.clear();
     this.counters.findings += findings.length;
     return findings;
   }
@@ -142,12 +150,15 @@ export class InjectionDetector implements Detector {
     const compiled = this.#fields[fieldClass];
     if (compiled.rules.length === 0) return;
     for (const variant of variants) {
-      let matched: number[];
-      try {
-        matched = compiled.set.match(variant.text);
-      } catch {
-        this.counters.matchErrors++;
-        continue;
+      let matched = compiled.verdicts.get(variant.text);
+      if (matched === undefined) {
+        try {
+          matched = compiled.set.match(variant.text);
+        } catch {
+          this.counters.matchErrors++;
+          continue;
+        }
+        compiled.verdicts.set(variant.text, matched);
       }
       for (const index of matched) {
         const rule = compiled.rules[index]!;

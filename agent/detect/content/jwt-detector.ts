@@ -7,6 +7,7 @@ import type { Detector, Finding, Observation } from '../finding.js';
 import { BoundedMap } from '../../bounded-map.js';
 import { flowWithoutUrl, maskSecret } from './excerpt.js';
 import { decodeJwt, type DecodedJwt } from './jwt.js';
+import { lengthsOf } from './header-lookup.js';
 import { percentDecode } from './text-decoding.js';
 
 export type JwtCheck = 'alg-none' | 'expired-accepted' | 'jwt-in-url';
@@ -33,6 +34,7 @@ const JWT_PATTERN = String.raw`\bey[A-Za-z0-9_-]{8,}\.ey[A-Za-z0-9_-]{2,}\.[A-Za
 const MAX_TOKENS_PER_FIELD = 4;
 // A client presents the same token on every call until it expires: decode it once.
 const DECODED_CACHE_SIZE = 4096;
+const TOKEN_HEADER_LENGTHS = lengthsOf(['authorization', 'cookie', 'x-access-token', 'x-auth-token']);
 
 interface TokenSighting {
   token: string;
@@ -103,6 +105,7 @@ export class JwtDetector implements Detector {
     const q = request.target.indexOf('?');
     if (q >= 0) this.#find(percentDecode(this.#bounded(request.target.slice(q + 1)), true), 'url', out);
     for (const [name, value] of request.headers) {
+      if (TOKEN_HEADER_LENGTHS[name.length] !== true) continue; // see lengthsOf
       const lower = name.toLowerCase();
       if (lower === 'authorization' || lower === 'cookie' || lower === 'x-access-token' || lower === 'x-auth-token') {
         this.#find(this.#bounded(value), `header:${lower}`, out);

@@ -5,15 +5,17 @@
 // fires. Location is part of the key because a card number in a payment
 // request is normal where the same number in a response is a leak.
 import { RE2JS, RE2Set } from 're2js';
-import { headerValue, type HeaderField } from '../../../decoders/message.js';
+import type { HeaderField } from '../../../decoders/message.js';
 import type { Detector, Finding, Observation } from '../finding.js';
 import { BoundedMap } from '../../bounded-map.js';
 import { edgeKey } from '../source/source-identity.js';
 import { flowWithoutUrl, maskSecret } from './excerpt.js';
+import { headerNamed, lengthsOf } from './header-lookup.js';
 import {
   API_KEY_HEADERS, CREDENTIAL_PARAM_NAMES, SENSITIVE_DATA_RULES, type SensitiveDataRule, type SensitiveDataType,
 } from './sensitive-data-rules.js';
 import { bodyText, percentDecode } from './text-decoding.js';
+import { BodyVerdicts, TextVerdicts } from './verdict-cache.js';
 
 export interface SensitiveDataConfig {
   enabled: boolean;
@@ -54,7 +56,13 @@ export interface SensitiveDataCounters {
   findings: number;
 }
 
+/** What the rules found in one text, wherever that text sat. */
+type TextSighting = Omit<Sighting, 'location'>;
+
 const MAX_CANDIDATES = 32;
+const NOTHING: readonly TextSighting[] = [];
+/** Lengths of the header names #plaintextCredentials looks at. */
+const CREDENTIAL_HEADER_LENGTHS = lengthsOf(['authorization', 'proxy-authorization', ...API_KEY_HEADERS]);
 
 export class SensitiveDataDetector implements Detector {
   readonly name = 'sensitive-data';
@@ -66,6 +74,9 @@ export class SensitiveDataDetector implements Detector {
   readonly #disabled: Set<SensitiveDataType>;
   /** (edge, endpoint, type@location) seen while learning. */
   readonly #baseline: BoundedMap<string, true>;
+  /** What the rules found in URLs and bodies seen before. */
+  readonly #urlVerdicts = new TextVerdicts<readonly TextSighting[]>();
+  readonly #bodyVerdicts = new BodyVerdicts<readonly TextSighting[]>();
 
   constructor(config: Partial<SensitiveDataConfig> = {}) {
     this.#config = { ...defaultSensitiveDataConfig, ...config };
@@ -120,33 +131,52 @@ export class SensitiveDataDetector implements Detector {
   }
 
   #scanBody(headers: HeaderField[], body: Uint8Array, location: string, out: Sighting[]): void {
-    const encoding = headerValue(headers, 'content-encoding');
+    const encoding = headerNamed(headers, 'content-encoding');
     if (encoding && encoding.toLowerCase() !== 'identity') {
       this.counters.encodedBodies++;
       return;
     }
-    this.#scanText(bodyText(body, this.#config.maxBodyBytes), location, out);
+    const prefix = body.length > this.#config.maxBodyBytes ? body.subarray(0, this.#config.maxBodyBytes) : body;
+    let found = this.#bodyVerdicts.get(prefix);
+    if (found === undefined) {
+      found = this.#match(bodyText(body, this.#config.maxBodyBytes));
+      if (found) this.#bodyVerdicts.set(prefix, found);
+    }
+    if (found) located(found, location, out);
   }
 
   #scanText(text: string, location: string, out: Sighting[]): void {
-    if (this.#rules.length === 0) return;
+    let found = this.#urlVerdicts.get(text);
+    if (found === undefined) {
+      found = this.#match(text);
+      if (found) this.#urlVerdicts.set(text, found);
+    }
+    if (found) located(found, location, out);
+  }
+
+  /** Every rule's first valid match in the text; undefined when the matcher failed (counted). */
+  #match(text: string): readonly TextSighting[] | undefined {
+    if (this.#rules.length === 0) return NOTHING;
     let matched: number[];
     try {
       matched = this.#set.match(text);
     } catch {
       this.counters.matchErrors++;
-      return;
+      return undefined;
     }
+    if (matched.length === 0) return NOTHING;
+    const found: TextSighting[] = [];
     for (const index of matched) {
       const rule = this.#rules[index]!;
       const matcher = this.#single[index]!.matcher(text);
       for (let n = 0; n < MAX_CANDIDATES && matcher.find(); n++) {
-        const found = matcher.group(0) ?? '';
-        if (rule.validate && !rule.validate(found)) continue;
-        out.push({ type: rule.type, severity: rule.severity, location, position: matcher.start(), masked: mask(rule.type, found) });
+        const candidate = matcher.group(0) ?? '';
+        if (rule.validate && !rule.validate(candidate)) continue;
+        found.push({ type: rule.type, severity: rule.severity, position: matcher.start(), masked: mask(rule.type, candidate) });
         break;
       }
     }
+    return found;
   }
 
   #credentialParams(query: string, out: Sighting[]): void {
@@ -167,6 +197,7 @@ export class SensitiveDataDetector implements Detector {
 
   #plaintextCredentials(headers: HeaderField[], out: Sighting[]): void {
     for (const [name, value] of headers) {
+      if (CREDENTIAL_HEADER_LENGTHS[name.length] !== true) continue; // see lengthsOf
       const lower = name.toLowerCase();
       if (lower === 'authorization' || lower === 'proxy-authorization') {
         const space = value.indexOf(' ');
@@ -202,6 +233,10 @@ export class SensitiveDataDetector implements Detector {
       flow: s.location.startsWith('url') ? flowWithoutUrl(obs.flow, obs.endpoint) : obs.flow,
     };
   }
+}
+
+function located(found: readonly TextSighting[], location: string, out: Sighting[]): void {
+  for (const s of found) out.push({ type: s.type, severity: s.severity, location, position: s.position, masked: s.masked });
 }
 
 /** The masked form a finding may show: never the secret itself. */

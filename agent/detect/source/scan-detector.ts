@@ -61,6 +61,11 @@ export class ScanDetector implements Detector {
   readonly #learntPortPeak: BoundedMap<string, number>;
   /** The baseline's mode as of the latest flow: connection records carry none. */
   #learning = false;
+  /** The source touched last and its state, which is therefore already the most recent in #sources. */
+  #lastSource: string | undefined;
+  #lastState: SourceState | undefined;
+  /** The last path key and what it was made of: consecutive flows mostly repeat it. */
+  #lastPath = { destination: '', port: -1, endpoint: '', key: '' };
 
   constructor(config: Partial<ScanConfig> = {}) {
     this.#config = { ...defaultScanConfig, ...config };
@@ -82,7 +87,7 @@ export class ScanDetector implements Detector {
     const state = this.#state(source);
     // Templated, so a client looking up many ids (cache misses: /keys/{hash} → 404) is one path;
     // walking ids is ENUMERATION's business.
-    state.paths.add(`${endpointName(flow.destination)}:${flow.destination.port} ${obs.endpoint.slice(0, MAX_PATH_KEY)}`, now);
+    state.paths.add(this.#pathKey(endpointName(flow.destination), flow.destination.port, obs.endpoint), now);
     state.ports.add(String(flow.destination.port), now);
     state.requests.add(now);
     if (this.#isFailure(obs.flow)) state.failures.add(now);
@@ -116,13 +121,27 @@ export class ScanDetector implements Detector {
   }
 
   #state(source: string): SourceState {
+    // Touching the most recent entry again changes nothing: skip the map's reordering.
+    if (source === this.#lastSource && this.#sources.peek(source) === this.#lastState) return this.#lastState!;
     const { windowMs, maxValuesPerSource } = this.#config;
-    return this.#sources.getOrCreate(source, () => ({
+    const state = this.#sources.getOrCreate(source, () => ({
       paths: new RecentSet(windowMs, maxValuesPerSource),
       ports: new RecentSet(windowMs, maxValuesPerSource),
       requests: new RingCounter(windowMs, BUCKETS),
       failures: new RingCounter(windowMs, BUCKETS),
     }));
+    this.#lastSource = source;
+    this.#lastState = state;
+    return state;
+  }
+
+  /** `destination:port endpoint`, the same string object while consecutive flows repeat it (cheap to look up again). */
+  #pathKey(destination: string, port: number, endpoint: string): string {
+    const last = this.#lastPath;
+    if (endpoint === last.endpoint && port === last.port && destination === last.destination) return last.key;
+    const key = `${destination}:${port} ${endpoint.slice(0, MAX_PATH_KEY)}`;
+    this.#lastPath = { destination, port, endpoint, key };
+    return key;
   }
 
   #pathScan(source: string, state: SourceState, obs: Observation): Finding | undefined {
