@@ -22,6 +22,7 @@ import { IdentityResolver } from './identity/identity-resolver.js';
 import type { Logger } from './log.js';
 import { createAgentMetrics, statusSnapshot } from './metrics/agent-metrics.js';
 import { RedMetrics } from './metrics/red-metrics.js';
+import { flowJsonBytes } from './output/flow-json.js';
 import { JsonLinesWriter } from './output/jsonl-writer.js';
 import { Pipeline } from './pipeline.js';
 import type { Anomaly, ConnectionRecord, Flow } from './schema/flow.js';
@@ -241,8 +242,10 @@ export class Agent {
 
   #flow(flow: Flow, exchange: Exchange): void {
     if (this.#own(flow)) return;
-    this.#flowsOut?.writeFlow(flow);
-    this.server?.publish('flow', flow);
+    // Encoded once for both JSON outputs.
+    const json = flowJsonBytes(flow);
+    this.#flowsOut?.writeJson(json);
+    this.server?.publish('flow', flow, json);
     this.sinks?.write('flow', flow);
     this.#red.observe(flow);
     this.detection.onFlow(flow, exchange);

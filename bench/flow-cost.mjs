@@ -22,6 +22,7 @@ const { Pipeline } = await import(dist('pipeline.js'));
 const { RecordReader } = await import(dist('capture/record-reader.js'));
 const { RecordingReader } = await import(dist('capture/recording.js'));
 const { JsonLinesWriter } = await import(dist('output/jsonl-writer.js'));
+const { flowJsonBytes } = await import(dist('output/flow-json.js'));
 const { RedMetrics } = await import(dist('metrics/red-metrics.js'));
 const { detectionFromConfig } = await import(dist('detect/from-config.js'));
 const { loadConfigOrThrow } = await import(dist('config/load-config.js'));
@@ -68,7 +69,7 @@ function pass(stage) {
   const red = stage.red ? new RedMetrics(new promClient.Registry(), { endpointLabels: config.metrics.redEndpointLabels, maxSeries: config.metrics.maxSeries }) : undefined;
   let nowMs = 0;
   const detect = stage.detect ? detectionFromConfig(config, { now: () => nowMs }) : undefined;
-  if (out) pipeline.onFlow((flow) => out.writeFlow(flow));
+  if (out) pipeline.onFlow((flow) => out.writeJson(flowJsonBytes(flow)));
   if (red) pipeline.onFlow((flow) => red.observe(flow));
   if (detect) {
     pipeline.onFlow((flow, exchange) => detect.detection.onFlow(flow, exchange));

@@ -5,6 +5,7 @@ import { RecordingReader } from '../capture/recording.js';
 import { loadConfigOrThrow } from '../config/load-config.js';
 import type { FlowscopeConfig } from '../config/schema.js';
 import { detectionFromConfig, type DetectionFromConfig } from '../detect/from-config.js';
+import { flowJsonBytes } from '../output/flow-json.js';
 import { JsonLinesWriter } from '../output/jsonl-writer.js';
 import { Pipeline } from '../pipeline.js';
 import type { Anomaly, Flow } from '../schema/flow.js';
@@ -92,7 +93,7 @@ export async function runReplay(values: Record<string, unknown>, positionals: st
   const detect = anomalies
     ? { config: await loadConfigOrThrow({ path: values.config as string | undefined, env: process.env, flags: values }), onAnomaly: (a: Anomaly) => anomalies.write(a) }
     : undefined;
-  const summary = await replay(path, (flow) => output.writeFlow(flow), {
+  const summary = await replay(path, (flow) => output.writeJson(flowJsonBytes(flow)), {
     realtime: values.realtime === true,
     afterBatch: () => {
       output.flush();

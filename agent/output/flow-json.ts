@@ -291,3 +291,21 @@ function inExpectedOrder(o: object, keys: readonly string[]): boolean {
   }
   return true;
 }
+
+const sharedEncoder = new FlowJsonEncoder();
+let scratch = Buffer.allocUnsafe(64 << 10);
+
+/**
+ * A flow's JSON as UTF-8 bytes (those of JSON.stringify), in a scratch buffer
+ * valid until the next call: the agent encodes each flow once and hands the
+ * bytes to every output that wants JSON.
+ */
+export function flowJsonBytes(flow: Flow): Uint8Array {
+  const end = sharedEncoder.encode(flow, scratch, 0);
+  if (end >= 0) return scratch.subarray(0, end);
+  // Not of the known shape, or larger than the scratch: the general path.
+  const text = JSON.stringify(flow);
+  const length = Buffer.byteLength(text);
+  if (length > scratch.length) scratch = Buffer.allocUnsafe(length);
+  return scratch.subarray(0, scratch.write(text));
+}

@@ -1,9 +1,9 @@
 // Writes flows as JSON lines to a file or stdout. Lines are encoded straight
 // into a batch buffer and written once per capture batch (flush), not one write
 // per flow; encoding each line as it comes is cheaper than joining strings and
-// encoding the joined text at flush. Flows (`writeFlow`) are encoded by
-// FlowJsonEncoder: the bytes of JSON.stringify without the string in between;
-// other records (anomalies) go through JSON.stringify. A flush hands the stream
+// encoding the joined text at flush. Flows come already encoded (`writeJson`,
+// the bytes of flowJsonBytes); other records (anomalies) go through
+// JSON.stringify. A flush hands the stream
 // a view of the bytes gathered since the last one, not a copy: later lines go
 // after them in the same buffer, and a full buffer is replaced, never reused,
 // since the stream may still hold views of it. A slow reader
@@ -13,8 +13,6 @@
 // is reported once and every line after it is counted as dropped.
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { FlowscopeError, ErrorCodes } from '../errors.js';
-import type { Flow } from '../schema/flow.js';
-import { FlowJsonEncoder, NO_ROOM } from './flow-json.js';
 
 const FLUSH_BYTES = 256 << 10;
 
@@ -29,7 +27,6 @@ export class JsonLinesWriter {
   /** Bytes of the batch written so far. */
   #used = 0;
   #failed = false;
-  readonly #flowJson = new FlowJsonEncoder();
 
   constructor(
     target: string,
@@ -61,22 +58,14 @@ export class JsonLinesWriter {
     this.#writeLine(JSON.stringify(record));
   }
 
-  /** A flow as one line: byte for byte what `write(flow)` gives, without the JSON string. */
-  writeFlow(flow: Flow): void {
+  /** A record already encoded as JSON (UTF-8, e.g. flowJsonBytes) as one line; the bytes are copied. */
+  writeJson(json: Uint8Array): void {
     if (this.#mustDrop()) return;
-    // One byte kept free for the newline.
-    let end = this.#flowJson.encode(flow, this.#batch, this.#used, 1);
-    if (end === NO_ROOM && this.#used > 0) {
-      this.#nextBatch(FLUSH_BYTES);
-      end = this.#flowJson.encode(flow, this.#batch, 0, 1);
-    }
-    // Not of the Flow shape, or larger than a whole batch: the general path.
-    if (end < 0) {
-      this.#writeLine(JSON.stringify(flow));
-      return;
-    }
-    this.#batch[end] = 0x0a;
-    this.#used = end + 1;
+    const need = json.length + 1;
+    if (this.#used + need > this.#batch.length) this.#nextBatch(Math.max(FLUSH_BYTES, need));
+    this.#batch.set(json, this.#used);
+    this.#used += json.length;
+    this.#batch[this.#used++] = 0x0a;
     this.written++;
   }
 

@@ -161,8 +161,8 @@ export class AgentServer {
   }
 
   /** Sends a record to every matching subscriber and keeps it in the history. */
-  publish<T extends RecordType>(type: T, record: PublishedRecord[T]): void {
-    this.hub.publish(type, record);
+  publish<T extends RecordType>(type: T, record: PublishedRecord[T], json?: Uint8Array): void {
+    this.hub.publish(type, record, json);
   }
 
   /** Fills in API parts as the stages behind them start. */

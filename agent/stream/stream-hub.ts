@@ -5,7 +5,7 @@
 import type WebSocket from 'ws';
 import { matchesRecord } from '../filter/record-filter.js';
 import type { Anomaly, ConnectionRecord, Flow } from '../schema/flow.js';
-import { FlowJsonEncoder } from '../output/flow-json.js';
+import { flowJsonBytes } from '../output/flow-json.js';
 import { PackedRecordHistory, RecordHistory, type StreamEntry } from './record-history.js';
 import {
   controlFrame, recordJsonFrame, recordJsonFrameOf, recordProtobufFrame, TYPE_OF,
@@ -78,7 +78,8 @@ export class StreamHub {
     return this.#subscribers.size;
   }
 
-  publish<T extends RecordType>(type: T, record: PublishedRecord[T]): void {
+  /** `json`: the record already encoded (flowJsonBytes), so it is not encoded again. */
+  publish<T extends RecordType>(type: T, record: PublishedRecord[T], json?: Uint8Array): void {
     const entry: StreamEntry = { seq: this.#seq++, record };
     this.counters.published[type]++;
     const history = this.#history[type];
@@ -86,9 +87,9 @@ export class StreamHub {
     if (history instanceof PackedRecordHistory) {
       // Encoded once: kept by the history, and the JSON frame of every subscriber.
       if (history.capacity > 0 || subscribers.length > 0) {
-        const json = jsonBytes(type, record);
-        history.push(entry.seq, json);
-        if (subscribers.length > 0) entry.json = recordJsonFrameOf(type, json);
+        const bytes = json ?? jsonBytes(type, record);
+        history.push(entry.seq, bytes);
+        if (subscribers.length > 0) entry.json = recordJsonFrameOf(type, bytes);
       }
     } else {
       history.push(entry);
@@ -269,16 +270,11 @@ export class StreamHub {
   }
 }
 
-const flowEncoder = new FlowJsonEncoder();
 let scratch = Buffer.allocUnsafe(64 << 10);
 
 /** A record's JSON as UTF-8 bytes, valid until the next call. */
 function jsonBytes(type: RecordType, record: object): Uint8Array {
-  if (type === 'flow') {
-    const end = flowEncoder.encode(record as Flow, scratch, 0);
-    if (end >= 0) return scratch.subarray(0, end);
-  }
-  // Not a flow of the known shape, or larger than the scratch: the general path.
+  if (type === 'flow') return flowJsonBytes(record as Flow);
   const text = JSON.stringify(record);
   const length = Buffer.byteLength(text);
   if (length > scratch.length) scratch = Buffer.allocUnsafe(length);

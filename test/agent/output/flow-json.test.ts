@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FlowJsonEncoder, NO_ROOM, UNKNOWN_SHAPE } from '../../../agent/output/flow-json.js';
+import { FlowJsonEncoder, flowJsonBytes, NO_ROOM, UNKNOWN_SHAPE } from '../../../agent/output/flow-json.js';
 import { JsonLinesWriter } from '../../../agent/output/jsonl-writer.js';
 import { Pipeline } from '../../../agent/pipeline.js';
 import type { Flow } from '../../../agent/schema/flow.js';
@@ -183,7 +183,7 @@ describe('FlowJsonEncoder', () => {
   });
 });
 
-describe('JsonLinesWriter.writeFlow', () => {
+describe('JsonLinesWriter.writeJson(flowJsonBytes(flow))', () => {
   const dirs: string[] = [];
   afterEach(() => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -203,7 +203,7 @@ describe('JsonLinesWriter.writeFlow', () => {
     const writer = new JsonLinesWriter(file, (err) => expect.fail(err.message));
     const expected: string[] = [];
     records.forEach((f, i) => {
-      writer.writeFlow(f);
+      writer.writeJson(flowJsonBytes(f));
       expected.push(`${JSON.stringify(f)}\n`);
       // Other records (anomalies) share the writer and keep JSON.stringify.
       if (i % 50 === 0) {
@@ -225,7 +225,7 @@ describe('JsonLinesWriter.writeFlow', () => {
     const file = join(dir, 'flows.jsonl');
     const writer = new JsonLinesWriter(file, (err) => expect.fail(err.message), 2000);
     const flows = fc.sample(flow, { numRuns: 100, seed: 3 });
-    for (const f of flows) writer.writeFlow(f);
+    for (const f of flows) writer.writeJson(flowJsonBytes(f));
     await writer.close();
     const lines = readFileSync(file, 'utf8').split('\n');
     expect(lines.pop()).toBe('');
