@@ -4,7 +4,7 @@
 // against it. Bounded: edges, endpoints in total and endpoints per edge have
 // caps; evictions and overflow are counted. Persisted to SQLite when a path is
 // given (see baseline-db.ts).
-import type { HeaderField } from '../../decoders/message.js';
+import { headerValue } from '../../decoders/message.js';
 import type { Exchange } from '../flows/exchange.js';
 import type { Flow, Protocol } from '../schema/flow.js';
 import { BaselineDb, type AnomalyRow, type EdgeRow, type EndpointRow } from './baseline-db.js';
@@ -138,22 +138,13 @@ const AUTH_SCHEMES = new Map(
  * leave that token behind as a "scheme".
  */
 export function authSchemeOf(exchange: Exchange): string | undefined {
-  const value = authorizationOf(exchange.request.headers);
+  const value = headerValue(exchange.request.headers, 'authorization');
   if (value === undefined) return undefined;
   // The two schemes nearly all traffic uses, without building strings.
   if (value.startsWith('Bearer ')) return 'Bearer';
   if (value.startsWith('Basic ')) return 'Basic';
   const scheme = value.trimStart().split(/\s/, 1)[0] ?? '';
   return AUTH_SCHEMES.get(scheme.toLowerCase()) ?? 'other';
-}
-
-/** headerValue(headers, 'authorization') without case-folding every name: this runs per flow. */
-function authorizationOf(headers: readonly HeaderField[]): string | undefined {
-  for (let i = 0; i < headers.length; i++) {
-    const name = headers[i]![0];
-    if (name.length === 13 && (name === 'authorization' || name.toLowerCase() === 'authorization')) return headers[i]![1];
-  }
-  return undefined;
 }
 
 /**

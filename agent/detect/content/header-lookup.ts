@@ -1,16 +1,5 @@
-// Header lookups that run per flow. headerNamed: one header's value by lower-case name: what decoders/message.ts headerValue
-// returns (the first field whose name matches ignoring case), with an indexed
-// loop and a length check before any case folding, since it runs per flow.
-import type { HeaderField } from '../../../decoders/message.js';
-
-export function headerNamed(headers: readonly HeaderField[], lowerName: string): string | undefined {
-  for (let i = 0; i < headers.length; i++) {
-    const field = headers[i]!;
-    const name = field[0];
-    if (name.length === lowerName.length && (name === lowerName || name.toLowerCase() === lowerName)) return field[1];
-  }
-  return undefined;
-}
+// Which header names a per-flow loop must look at: a name whose length no
+// wanted name has is skipped before any case folding.
 
 /**
  * Index n is true when one of `lowerNames` has length n: a header whose length

@@ -3,9 +3,9 @@
 // against the rule set in one RE2 pass per field. One finding per rule family
 // per request; the subject is the family.
 import { RE2JS, RE2Set } from 're2js';
+import { headerValue } from '../../../decoders/message.js';
 import type { Detector, Finding, Observation } from '../finding.js';
 import { redactedExcerpt } from './excerpt.js';
-import { headerNamed } from './header-lookup.js';
 import { INJECTION_FAMILIES, INJECTION_RULES, type FieldClass, type InjectionFamily, type InjectionRule } from './injection-rules.js';
 import { bodyText, jsonUnescape, percentDecode, percentVariants, type DecodedVariant } from './text-decoding.js';
 import { TextVerdicts } from './verdict-cache.js';
@@ -120,7 +120,7 @@ export class InjectionDetector implements Detector {
     if (request.body && request.body.length > 0) {
       const raw = bodyText(request.body, this.#config.maxBodyBytes);
       if (request.body.length > this.#config.maxBodyBytes) this.counters.truncatedFields++;
-      const contentType = (headerNamed(headers, 'content-type') ?? '').toLowerCase();
+      const contentType = (headerValue(headers, 'content-type') ?? '').toLowerCase();
       const variants: DecodedVariant[] = [{ text: raw, decoding: 'raw' }];
       if (contentType.includes('x-www-form-urlencoded')) {
         const decoded = percentDecode(raw, true);

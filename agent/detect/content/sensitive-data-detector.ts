@@ -5,12 +5,12 @@
 // fires. Location is part of the key because a card number in a payment
 // request is normal where the same number in a response is a leak.
 import { RE2JS, RE2Set } from 're2js';
-import type { HeaderField } from '../../../decoders/message.js';
+import { headerValue, type HeaderField } from '../../../decoders/message.js';
 import type { Detector, Finding, Observation } from '../finding.js';
 import { BoundedMap } from '../../bounded-map.js';
 import { edgeKey } from '../source/source-identity.js';
 import { flowWithoutUrl, maskSecret } from './excerpt.js';
-import { headerNamed, lengthsOf } from './header-lookup.js';
+import { lengthsOf } from './header-lookup.js';
 import {
   API_KEY_HEADERS, CREDENTIAL_PARAM_NAMES, SENSITIVE_DATA_RULES, type SensitiveDataRule, type SensitiveDataType,
 } from './sensitive-data-rules.js';
@@ -131,7 +131,7 @@ export class SensitiveDataDetector implements Detector {
   }
 
   #scanBody(headers: HeaderField[], body: Uint8Array, location: string, out: Sighting[]): void {
-    const encoding = headerNamed(headers, 'content-encoding');
+    const encoding = headerValue(headers, 'content-encoding');
     if (encoding && encoding.toLowerCase() !== 'identity') {
       this.counters.encodedBodies++;
       return;
