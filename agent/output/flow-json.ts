@@ -304,7 +304,12 @@ export function flowJsonBytes(flow: Flow): Uint8Array {
   const end = sharedEncoder.encode(flow, scratch, 0);
   if (end >= 0) return scratch.subarray(0, end);
   // Not of the known shape, or larger than the scratch: the general path.
-  const text = JSON.stringify(flow);
+  return recordJsonBytes(flow);
+}
+
+/** Any record's JSON.stringify as UTF-8 bytes, in the same scratch buffer (valid until the next call). */
+export function recordJsonBytes(record: unknown): Uint8Array {
+  const text = JSON.stringify(record);
   const length = Buffer.byteLength(text);
   if (length > scratch.length) scratch = Buffer.allocUnsafe(length);
   return scratch.subarray(0, scratch.write(text));

@@ -2,8 +2,8 @@
 // into a batch buffer and written once per capture batch (flush), not one write
 // per flow; encoding each line as it comes is cheaper than joining strings and
 // encoding the joined text at flush. Flows come already encoded (`writeJson`,
-// the bytes of flowJsonBytes); other records (anomalies) go through
-// JSON.stringify. A flush hands the stream
+// the bytes of flowJsonBytes); other records (anomalies) are encoded with
+// JSON.stringify (`write`). A flush hands the stream
 // a view of the bytes gathered since the last one, not a copy: later lines go
 // after them in the same buffer, and a full buffer is replaced, never reused,
 // since the stream may still hold views of it. A slow reader
@@ -13,6 +13,7 @@
 // is reported once and every line after it is counted as dropped.
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { FlowscopeError, ErrorCodes } from '../errors.js';
+import { recordJsonBytes } from './flow-json.js';
 
 const FLUSH_BYTES = 256 << 10;
 
@@ -55,12 +56,16 @@ export class JsonLinesWriter {
 
   write(record: unknown): void {
     if (this.#mustDrop()) return;
-    this.#writeLine(JSON.stringify(record));
+    this.#append(recordJsonBytes(record));
   }
 
   /** A record already encoded as JSON (UTF-8, e.g. flowJsonBytes) as one line; the bytes are copied. */
   writeJson(json: Uint8Array): void {
     if (this.#mustDrop()) return;
+    this.#append(json);
+  }
+
+  #append(json: Uint8Array): void {
     const need = json.length + 1;
     if (this.#used + need > this.#batch.length) this.#nextBatch(Math.max(FLUSH_BYTES, need));
     this.#batch.set(json, this.#used);
@@ -75,15 +80,6 @@ export class JsonLinesWriter {
       return true;
     }
     return false;
-  }
-
-  #writeLine(line: string): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit, plus the newline.
-    const worst = line.length * 3 + 1;
-    if (this.#used + worst > this.#batch.length) this.#nextBatch(Math.max(FLUSH_BYTES, worst));
-    this.#used += this.#batch.write(line, this.#used, 'utf8');
-    this.#batch[this.#used++] = 0x0a;
-    this.written++;
   }
 
   /** Hands what is gathered to the stream and starts a fresh buffer. */

@@ -5,7 +5,7 @@
 import type WebSocket from 'ws';
 import { matchesRecord } from '../filter/record-filter.js';
 import type { Anomaly, ConnectionRecord, Flow } from '../schema/flow.js';
-import { flowJsonBytes } from '../output/flow-json.js';
+import { flowJsonBytes, recordJsonBytes } from '../output/flow-json.js';
 import { PackedRecordHistory, RecordHistory, type StreamEntry } from './record-history.js';
 import {
   controlFrame, recordJsonFrame, recordJsonFrameOf, recordProtobufFrame, TYPE_OF,
@@ -270,13 +270,7 @@ export class StreamHub {
   }
 }
 
-let scratch = Buffer.allocUnsafe(64 << 10);
-
 /** A record's JSON as UTF-8 bytes, valid until the next call. */
 function jsonBytes(type: RecordType, record: object): Uint8Array {
-  if (type === 'flow') return flowJsonBytes(record as Flow);
-  const text = JSON.stringify(record);
-  const length = Buffer.byteLength(text);
-  if (length > scratch.length) scratch = Buffer.allocUnsafe(length);
-  return scratch.subarray(0, scratch.write(text));
+  return type === 'flow' ? flowJsonBytes(record as Flow) : recordJsonBytes(record);
 }
