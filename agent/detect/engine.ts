@@ -208,7 +208,7 @@ export class AnomalyEngine {
           this.counters.detectorErrors++;
           continue;
         }
-        if (findings) this.#applyAll(findings, lookup, undefined, obs);
+        if (findings) this.#applyAll(findings, lookup, undefined);
       }
       const sample = Baseline.sampleOf(flow, exchange, obs.nowMs, this.#sample);
       // An exfiltration-sized response must not raise the size baseline it is judged against.
@@ -234,7 +234,7 @@ export class AnomalyEngine {
         this.counters.detectorErrors++;
         continue;
       }
-      if (findings) this.#applyAll(findings, lookup, undefined, obs);
+      if (findings) this.#applyAll(findings, lookup, undefined);
     }
   }
 
@@ -267,16 +267,14 @@ export class AnomalyEngine {
     if (findings) this.#applyAll(findings, lookup, nowMs);
   }
 
-  /** `observed`: the observation the findings came from, whose time is already parsed. */
-  #applyAll(findings: Finding[], lookup: BaselineLookup | undefined, tickMs: number | undefined, observed?: Observation): void {
-    for (const finding of findings) this.#apply(finding, lookup, tickMs, observed);
+  #applyAll(findings: Finding[], lookup: BaselineLookup | undefined, tickMs: number | undefined): void {
+    for (const finding of findings) this.#apply(finding, lookup, tickMs);
   }
 
-  #apply(finding: Finding, lookup: BaselineLookup | undefined, tickMs: number | undefined, observed?: Observation): void {
+  #apply(finding: Finding, lookup: BaselineLookup | undefined, tickMs: number | undefined): void {
     this.counters.findings++;
     const flow = finding.flow;
-    const flowMs = observed !== undefined && flow.time === observed.flow.time ? observed.nowMs : flowTimeMs(flow.time);
-    const seenMs = tickMs ?? (flowMs || this.#now());
+    const seenMs = tickMs ?? (flowTimeMs(flow.time) || this.#now());
     const edgeKey = lookup?.edgeKey ?? this.#edgeKeyOfFlow(flow);
     // Baseline findings are per edge; others per pair of nodes, so a scan across ports is one anomaly.
     const scope = finding.kind === 'SCAN' || finding.kind === 'AUTH_FAILURE_BURST' || finding.kind === 'ENUMERATION' ||
