@@ -244,7 +244,7 @@ FS_API int fs_open(const char *bpf_obj_path, uint32_t agent_tgid, uint32_t max_c
 {
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
 	struct fs_loader *l;
-	struct bpf_map *map;
+	struct bpf_map *events, *map;
 	int err;
 
 	begin(NULL);
@@ -284,9 +284,9 @@ FS_API int fs_open(const char *bpf_obj_path, uint32_t agent_tgid, uint32_t max_c
 	err = set_settings(l->obj, agent_tgid, max_capture_bytes);
 	if (err)
 		goto fail;
-	map = bpf_object__find_map_by_name(l->obj, "events");
-	if (map && ring_buffer_bytes) {
-		err = bpf_map__set_max_entries(map, ring_size(ring_buffer_bytes));
+	events = bpf_object__find_map_by_name(l->obj, "events");
+	if (events && ring_buffer_bytes) {
+		err = bpf_map__set_max_entries(events, ring_size(ring_buffer_bytes));
 		if (err) {
 			err_set("ring buffer size %u: %s\n", ring_buffer_bytes, strerror(-err));
 			goto fail;
@@ -298,10 +298,9 @@ FS_API int fs_open(const char *bpf_obj_path, uint32_t agent_tgid, uint32_t max_c
 		goto fail;
 	}
 
-	map = bpf_object__find_map_by_name(l->obj, "events");
-	l->rb = map ? ring_buffer__new(bpf_map__fd(map), on_record, l, NULL) : NULL;
+	l->rb = events ? ring_buffer__new(bpf_map__fd(events), on_record, l, NULL) : NULL;
 	if (!l->rb) {
-		err = map ? -errno : -ENOENT;
+		err = events ? -errno : -ENOENT;
 		err_set("ring buffer `events`: %s\n", strerror(-err));
 		goto fail;
 	}
