@@ -8,14 +8,13 @@
 //
 // Without a recording argument it records one itself: wrk paced at ~10,000
 // req/s against nginx for a few seconds (needs root, like the agent).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import promClient from 'prom-client';
 import { Nginx } from '../test/helpers/nginx.mjs';
-import { waitFor } from '../test/helpers/wait.mjs';
+import { recordTraffic } from './harness.mjs';
 
 const dist = (p) => new URL(`../dist/agent/${p}`, import.meta.url).href;
 const { Pipeline } = await import(dist('pipeline.js'));
@@ -30,7 +29,6 @@ const { loadConfigOrThrow } = await import(dist('config/load-config.js'));
 /** As agent/agent.ts: the body prefix kept for the content detectors. */
 const DETECTOR_BODY_BYTES = 4096;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const bin = fileURLToPath(new URL('../bin/flowscope.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'flowscope-flow-cost-'));
 
 async function record() {
@@ -38,13 +36,7 @@ async function record() {
   const nginx = await Nginx.start();
   const pace = join(work, 'pace.lua');
   writeFileSync(pace, 'function delay() return 10 end\n'); // 100 connections × 100 req/s
-  const agent = spawn(process.execPath, [bin, 'record', '--out', file, '--listen', 'off'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  agent.stderr.on('data', (d) => (log += d));
-  await waitFor('agent start', () => log.includes('capture started'), 30_000);
-  execFileSync('wrk', ['-t1', '-c100', '-d5s', '-s', pace, `${nginx.url}/index.html`]);
-  agent.kill('SIGTERM');
-  await new Promise((r) => agent.once('exit', r));
+  await recordTraffic(file, () => execFileSync('wrk', ['-t1', '-c100', '-d5s', '-s', pace, `${nginx.url}/index.html`]));
   nginx.stop();
   return file;
 }

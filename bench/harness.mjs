@@ -43,6 +43,23 @@ export async function startAgent(flowsFile, ready = (line) => line.includes('"ca
   return { child, stderrText: () => stderr };
 }
 
+/**
+ * Saves `load()` (synchronous: a load generator run to its end) as seen by
+ * `flowscope record --out file`, for the offline benchmarks.
+ */
+export async function recordTraffic(file, load) {
+  const recorder = spawn(process.execPath, [bin, 'record', '--out', file, '--listen', 'off'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  recorder.stderr.on('data', (d) => (log += d));
+  await waitFor('recorder start', () => {
+    if (recorder.exitCode !== null) throw new Error(`flowscope record exited: ${log}`);
+    return log.includes('capture started');
+  }, 30_000);
+  load();
+  recorder.kill('SIGTERM');
+  await new Promise((r) => recorder.once('exit', r));
+}
+
 /** Stops the agent; returns its final "stopped" status line (counters), if it logged one. */
 export async function stopAgent(agent) {
   agent.child.kill('SIGTERM');
