@@ -75,7 +75,7 @@ export class Agent {
       procRoot: config.identity.procRoot || undefined,
       namingRules: config.identity.namingRules,
     }, this.#log);
-    this.pipeline.addEnricher(this.identity.enricher);
+    this.pipeline.addEnricher(this.identity.enricher, this.identity.generation);
     this.pipeline.onConnOpen((open) => this.identity.notePid(open.tgid, open));
 
     this.detection = this.#createDetection(config);

@@ -4,7 +4,7 @@ import type { RecordReader } from './capture/record-reader.js';
 import type { SocketEvent } from './capture/socket-event.js';
 import { ConnTable } from './conntrack/conn-table.js';
 import { MonotonicClock } from './flows/clock.js';
-import { buildFlow } from './flows/flow-builder.js';
+import { buildFlow, connEnds, type KeptEnds } from './flows/flow-builder.js';
 import { Redactor } from './redact/redact.js';
 import type { ProtocolSettings } from './flows/session-registry.js';
 import type { Exchange } from './flows/exchange.js';
@@ -69,7 +69,7 @@ export class Pipeline {
   #admit: ((open: ConnOpenEvent) => boolean) | undefined;
   readonly #listeners: FlowListener[] = [];
   readonly #connectionListeners: ConnectionListener[] = [];
-  readonly #enrichers: EndpointEnricher[] = [];
+  readonly #enrichers: { enrich: EndpointEnricher; generation: (() => number) | undefined }[] = [];
   readonly #openListeners: ((event: ConnOpenEvent) => void)[] = [];
   readonly #tickListeners: (() => void)[] = [];
   readonly #selfTgid: number;
@@ -78,7 +78,7 @@ export class Pipeline {
     this.#selfTgid = options.selfTgid ?? -1;
     this.clock = new MonotonicClock(options.wallMinusMonoNs);
     this.redactor = new Redactor(options.redactionKey);
-    const ctx = { clock: this.clock, redactor: this.redactor, peerOf: (c: Parameters<ConnTable['peerOf']>[0]) => this.conns.peerOf(c) };
+    const ctx = { clock: this.clock, redactor: this.redactor, endsOf: (c: Connection) => this.#endsOf(c) };
     this.conns = new ConnTable(
       {
         maxConnections: options.maxConnections ?? 65_536,
@@ -89,13 +89,11 @@ export class Pipeline {
         exchange: (conn, tls, exchange) => {
           const flow = buildFlow(ctx, conn, tls, exchange);
           this.counters.flows[flow.protocol]++;
-          this.#enrich(flow.source, flow.destination, flow.observedAt === 'CLIENT');
           for (const listener of this.#listeners) listener(flow, exchange);
         },
         connectionClosed: (conn, event) => {
           if (this.#connectionListeners.length === 0) return;
           const record = this.#connectionRecord(conn, event);
-          this.#enrich(record.source, record.destination, record.observedAt === 'CLIENT');
           for (const listener of this.#connectionListeners) listener(record);
         },
         decodeError: (protocol, error) => {
@@ -148,24 +146,45 @@ export class Pipeline {
     this.#openListeners.push(listener);
   }
 
-  /** Identity: runs on both ends of every flow and connection record before listeners. */
-  addEnricher(enricher: EndpointEnricher): void {
-    this.#enrichers.push(enricher);
+  /**
+   * Identity: fills both ends of every flow and connection record before
+   * listeners see them. `generation` must change whenever the enricher could
+   * fill an end differently (its caches or rules changed). With it, a
+   * connection's filled ends are reused by its next flows until then; without
+   * it, ends are made and filled afresh for every flow.
+   */
+  addEnricher(enricher: EndpointEnricher, generation?: () => number): void {
+    this.#enrichers.push({ enrich: enricher, generation });
   }
 
-  #enrich(source: Endpoint, destination: Endpoint, observedAtClient: boolean): void {
-    for (const enrich of this.#enrichers) {
-      enrich(source, observedAtClient);
-      enrich(destination, !observedAtClient);
+  /**
+   * The ends of `conn`, identity filled in. They are frozen and shared by the
+   * connection's flows for as long as its peer and every enricher's generation
+   * stay the same: on a keep-alive connection, the ends (and their JSON, see
+   * output/flow-json.ts) are made once, not per request.
+   */
+  #endsOf(conn: Connection): KeptEnds {
+    const peer = this.conns.peerOf(conn);
+    const generation = this.#enrichGeneration();
+    const kept = conn.ends;
+    if (kept !== undefined && kept.peer === peer && kept.generation === generation) return kept;
+    const { local, remote } = connEnds(conn, peer);
+    for (const { enrich } of this.#enrichers) {
+      enrich(local, true);
+      enrich(remote, false);
     }
+    return (conn.ends = { local: Object.freeze(local), remote: Object.freeze(remote), peer, generation });
+  }
+
+  /** Changes when any enricher's does (generations only grow); NaN, never equal, if one has none. */
+  #enrichGeneration(): number {
+    let sum = this.#enrichers.length;
+    for (const { generation } of this.#enrichers) sum += generation ? generation() : NaN;
+    return sum;
   }
 
   #connectionRecord(conn: Connection, event: ConnCloseEvent): ConnectionRecord {
-    const peer = this.conns.peerOf(conn);
-    const local: Endpoint = { ip: conn.local.ip, port: conn.local.port, pid: conn.tgid, process: conn.comm };
-    const remote: Endpoint = peer
-      ? { ip: conn.remote.ip, port: conn.remote.port, pid: peer.tgid, process: peer.comm }
-      : { ip: conn.remote.ip, port: conn.remote.port };
+    const { local, remote } = this.#endsOf(conn);
     // Unknown role (seen mid-life, no bytes): reported from the local side as the source.
     const isServer = conn.role === 'server';
     return {

@@ -4,6 +4,7 @@
 import type { ConnCloseEvent, ConnOpenEvent, DataEvent, DataSource, Direction, KernelProtocol, Role, SocketEvent } from '../capture/socket-event.js';
 import { connKey } from '../capture/socket-event.js';
 import type { Exchange, MessageSide, ProtocolSession, SessionEvents } from '../flows/exchange.js';
+import type { KeptEnds } from '../flows/flow-builder.js';
 import { sessionFactories, type ProtocolSettings } from '../flows/session-registry.js';
 import type { Protocol } from '../schema/flow.js';
 import { http2MessageKind } from '../../decoders/http2/index.js';
@@ -34,6 +35,8 @@ export interface Connection {
   recentChannel?: Channel;
   /** tuple key of the other end, were it a connection on this host. */
   readonly peerTuple: string;
+  /** Its ends as its last flow showed them, identity filled in (agent/pipeline.ts). */
+  ends: KeptEnds | undefined;
 }
 
 /** Plaintext from syscalls, or from TLS library probes. */
@@ -208,6 +211,7 @@ export class ConnTable {
       channels: new Map(),
       recentChannel: undefined,
       peerTuple: tupleKey(remote, local),
+      ends: undefined,
     };
     this.#conns.set(slot, conn);
     this.#recent[recentIndex(conn.tgid, conn.fd)] = conn;

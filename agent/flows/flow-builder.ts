@@ -9,17 +9,33 @@ import type { Exchange } from './exchange.js';
 export interface FlowBuilderContext {
   clock: MonotonicClock;
   redactor: Redactor;
-  /** The other end of a host-local connection, when we track it. */
-  peerOf(conn: Connection): Connection | undefined;
+  /** The connection's two ends as its flows show them (see connEnds). */
+  endsOf(conn: Connection): ConnEnds;
+}
+
+/** The ends of a connection: `local` is the end whose syscalls we saw. */
+export interface ConnEnds {
+  readonly local: Endpoint;
+  readonly remote: Endpoint;
+}
+
+/** Ends the pipeline keeps on a connection for its next flows, with what they were made from. */
+export interface KeptEnds extends ConnEnds {
+  readonly peer: Connection | undefined;
+  readonly generation: number;
+}
+
+/** A connection's ends from what conntrack knows: addresses, and pid and process name where the end is on this host. */
+export function connEnds(conn: Connection, peer: Connection | undefined): ConnEnds {
+  return {
+    local: endpoint(conn.local.ip, conn.local.port, conn.tgid, conn.comm),
+    remote: peer ? endpoint(conn.remote.ip, conn.remote.port, peer.tgid, peer.comm) : endpoint(conn.remote.ip, conn.remote.port),
+  };
 }
 
 export function buildFlow(ctx: FlowBuilderContext, conn: Connection, tls: boolean, exchange: Exchange): Flow {
   const { request, response } = exchange;
-  const local: Endpoint = endpoint(conn.local.ip, conn.local.port, conn.tgid, conn.comm);
-  const peer = ctx.peerOf(conn);
-  const remote: Endpoint = peer
-    ? endpoint(conn.remote.ip, conn.remote.port, peer.tgid, peer.comm)
-    : endpoint(conn.remote.ip, conn.remote.port);
+  const { local, remote } = ctx.endsOf(conn);
   const isClient = conn.role === 'client';
   const endNs = response ? response.endNs : request.endNs;
 

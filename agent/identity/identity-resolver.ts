@@ -149,6 +149,8 @@ export class IdentityResolver {
   readonly #remotes: BoundedMap<string, { generation: number; match: { workload: string; workloadKind: WorkloadKind } | null }>;
   #rules: NamingRules;
   #rulesGeneration = 0;
+  /** Bumped whenever a cached process entry is added, replaced or dropped, or the rules change. */
+  #changes = 0;
   #passwdTimer: NodeJS.Timeout | undefined;
   /** Bumped by start() and stop(): a start() that finds it changed after loading the client was stopped. */
   #runs = 0;
@@ -165,7 +167,10 @@ export class IdentityResolver {
     this.#cgroupIds = new CgroupIds(options.cgroupRoot);
     this.#containerNames = new ContainerNames(options.containerNames);
     this.#rules = new NamingRules(options.namingRules ?? []);
-    this.#processes = new BoundedMap(options.processCacheSize ?? 8192, () => this.counters.cacheEvictions++);
+    this.#processes = new BoundedMap(options.processCacheSize ?? 8192, () => {
+      this.counters.cacheEvictions++;
+      this.#changes++;
+    });
     this.#remotes = new BoundedMap(options.remoteCacheSize ?? 8192, () => this.counters.remoteCacheEvictions++);
     const kubernetes = options.kubernetes ?? 'auto';
     const wantKube = this.#enabled && (kubernetes === true || (kubernetes === 'auto' && (Boolean(options.kubeconfig) || inCluster())));
@@ -226,8 +231,17 @@ export class IdentityResolver {
   setNamingRules(rules: readonly NamingRule[]): void {
     this.#rules = new NamingRules(rules);
     this.#rulesGeneration++;
+    this.#changes++;
     this.#remotes.clear();
   }
+
+  /**
+   * For `pipeline.addEnricher`: changes whenever `enricher` could fill an end
+   * differently, i.e. when what it reads changed: the process cache, the
+   * naming rules or the Kubernetes index. (An end's answer depends on nothing
+   * else: users and container names are read into a process's entry.)
+   */
+  readonly generation = (): number => this.#changes + (this.kubeIndex?.generation ?? 0);
 
   /** For `pipeline.addEnricher`: fills identity fields of one end in place. */
   readonly enricher = (end: Endpoint, _local: boolean): void => {
@@ -346,12 +360,12 @@ export class IdentityResolver {
           this.counters.cacheHits++;
           return entry;
         }
-        this.#processes.delete(pid);
+        this.#forget(pid);
         this.counters.processGone++;
         return undefined;
       }
       this.counters.pidReuses++;
-      this.#processes.delete(pid);
+      this.#forget(pid);
     }
     this.counters.cacheMisses++;
     const fresh = this.#load(pid, now) ?? this.#fromHints(pid, now, hints);
@@ -361,7 +375,13 @@ export class IdentityResolver {
     }
     if (comm !== undefined && comm !== fresh.comm) fresh.comms.push(comm);
     this.#processes.set(pid, fresh);
+    this.#changes++;
     return fresh;
+  }
+
+  #forget(pid: number): void {
+    this.#processes.delete(pid);
+    this.#changes++;
   }
 
   #load(pid: number, now: number): ProcessEntry | undefined {

@@ -103,11 +103,35 @@ function writeFlow(out: Out, pos: number, f: Flow): number {
   return closeObject(out, open, pos);
 }
 
+/**
+ * The JSON of frozen endpoints, by object: a frozen object's fields cannot
+ * change, so neither can its text. The pipeline freezes a connection's ends
+ * and shares them among its flows, so on a keep-alive connection each end is
+ * encoded once.
+ */
+const frozenEndpointJson = new WeakMap<Endpoint, Uint8Array>();
+
 function endpointField(out: Out, pos: number, key: KeyText, e: Endpoint | undefined): number {
   if (e === undefined || pos < 0) return pos;
   if (typeof e !== 'object' || e === null) return scalarField(out, pos, key, e);
+  if (!Object.isFrozen(e)) return endpointObject(out, writeKey(out, pos, key), e);
+  pos = writeKey(out, pos, key);
+  if (pos < 0) return pos;
+  const known = frozenEndpointJson.get(e);
+  if (known === undefined) {
+    const end = endpointObject(out, pos, e);
+    if (end >= 0) frozenEndpointJson.set(e, new Uint8Array(out.buf.subarray(pos, end)));
+    return end;
+  }
+  if (pos + known.length > out.end) return NO_ROOM;
+  out.buf.set(known, pos);
+  return pos + known.length;
+}
+
+function endpointObject(out: Out, pos: number, e: Endpoint): number {
+  if (pos < 0) return pos;
   if (!isPlainObject(e) || !inExpectedOrder(e, ENDPOINT_KEYS)) return UNKNOWN_SHAPE;
-  const open = (pos = writeKey(out, pos, key));
+  const open = pos;
   pos = scalarField(out, pos, E.ip, e.ip);
   pos = scalarField(out, pos, E.port, e.port);
   pos = scalarField(out, pos, E.pid, e.pid);

@@ -134,4 +134,63 @@ describe('Pipeline', () => {
       source: { port: 40000, workload: 'remote-app' }, destination: { port: 8080, pid: 100, process: 'curl', workload: 'local-app' },
     });
   });
+
+  describe('ends of a keep-alive connection', () => {
+    const exchanges = (n: number, pipeline: Pipeline): void => {
+      pipeline.handle(open(), 0);
+      for (let i = 0; i < n; i++) exchange(i, pipeline);
+    };
+    // Request i and its response, in time order.
+    const exchange = (i: number, pipeline: Pipeline, over = {}): void => {
+      pipeline.handle(data('egress', i * REQ.length, REQ, { tsNs: 10_000 * (2 * i + 1), ...over }), 0);
+      pipeline.handle(data('ingress', i * RES.length, RES, { tsNs: 10_000 * (2 * i + 2), ...over }), 0);
+    };
+
+    it('are filled once, frozen and shared by its flows while the enricher generation holds', () => {
+      const pipeline = new Pipeline();
+      let generation = 0;
+      let calls = 0;
+      pipeline.addEnricher((end, local) => {
+        calls++;
+        end.workload = `${local ? 'local' : 'remote'}-${generation}`;
+      }, () => generation);
+      const flows: Flow[] = [];
+      pipeline.onFlow((f) => flows.push(f));
+      exchanges(2, pipeline);
+      generation++; // e.g. a new process entry, naming rules, a Kubernetes update
+      exchange(2, pipeline);
+
+      expect(flows.map((f) => [f.source.workload, f.destination.workload])).toEqual([
+        ['local-0', 'remote-0'], ['local-0', 'remote-0'], ['local-1', 'remote-1'],
+      ]);
+      expect(calls).toBe(4);
+      expect(flows[1]!.source).toBe(flows[0]!.source);
+      expect(flows[2]!.source).not.toBe(flows[1]!.source);
+      expect(Object.isFrozen(flows[0]!.source) && Object.isFrozen(flows[0]!.destination)).toBe(true);
+    });
+
+    it('are filled afresh for every flow by an enricher that has no generation', () => {
+      const pipeline = new Pipeline();
+      let calls = 0;
+      pipeline.addEnricher((end) => {
+        calls++;
+        end.workload = `seen-${calls}`;
+      });
+      const flows: Flow[] = [];
+      pipeline.onFlow((f) => flows.push(f));
+      exchanges(3, pipeline);
+      expect(calls).toBe(6);
+      expect(new Set(flows.map((f) => f.source.workload)).size).toBe(3);
+    });
+
+    it('are made again once the peer connection shows up, to name the far process', () => {
+      const pipeline = new Pipeline();
+      const flows: Flow[] = [];
+      pipeline.onFlow((f) => flows.push(f));
+      exchanges(1, pipeline);
+      pipeline.handle(open({ tgid: 200, fd: 7, role: 'server', localPort: 8080, remotePort: 40000, comm: 'nginx' }), 0);
+      exchange(1, pipeline);
+      expect(flows.map((f) => f.destination.process)).toEqual([undefined, 'nginx']);
+    });
+  });
 });

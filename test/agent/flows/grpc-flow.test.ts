@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Connection } from '../../../agent/conntrack/conn-table.js';
 import { MonotonicClock } from '../../../agent/flows/clock.js';
 import type { Exchange } from '../../../agent/flows/exchange.js';
-import { buildFlow } from '../../../agent/flows/flow-builder.js';
+import { buildFlow, connEnds } from '../../../agent/flows/flow-builder.js';
 import { Redactor } from '../../../agent/redact/redact.js';
 import { decodeFlow, encodeFlow, flowThroughSchema } from '../../../agent/schema/flow.js';
 import type { Flow } from '../../../agent/schema/flow.js';
@@ -23,9 +23,9 @@ const flow = (grpc: Flow['grpc']): Flow => ({
 const conn: Connection = {
   key: '1:2:3', tgid: 1, fd: 2, connGen: 3, role: 'server', preexisting: false,
   local: { ip: '127.0.0.1', port: 50051 }, remote: { ip: '127.0.0.1', port: 40000 },
-  comm: 'server', uid: 0, cgroupId: 0, lastActivityMs: 0, channels: new Map(), peerTuple: '',
+  comm: 'server', uid: 0, cgroupId: 0, lastActivityMs: 0, channels: new Map(), peerTuple: '', ends: undefined,
 };
-const ctx = { clock: new MonotonicClock(0), redactor: new Redactor(Buffer.alloc(32)), peerOf: () => undefined };
+const ctx = { clock: new MonotonicClock(0), redactor: new Redactor(Buffer.alloc(32)), endsOf: (c: Connection) => connEnds(c, undefined) };
 
 describe('gRPC flow fields', () => {
   it('copy what the exchange says and leave out what it does not', () => {

@@ -175,6 +175,26 @@ describe('IdentityResolver and pid reuse', () => {
     expect(resolver.counters.pidReuses).toBe(1);
   });
 
+  it('changes its generation when an answer may change (a process cached or replaced, new rules), not on a cache hit', () => {
+    const { root, passwd } = fakeProcRoot('generation');
+    writeProcess(root, 90, { comm: 'api', startTime: 10, exe: '/srv/api', uid: 0, cgroup: '0::/\n' });
+    const resolver = new IdentityResolver({ kubernetes: false, procRoot: root, passwdPath: passwd, verifyAfterMs: 0 });
+    const seen = [resolver.generation()];
+    resolver.enricher(end(90, 'api'), true); // cached
+    seen.push(resolver.generation());
+    resolver.enricher(end(90, 'api'), true); // verified, same process
+    seen.push(resolver.generation());
+    writeProcess(root, 90, { comm: 'api', startTime: 20, exe: '/srv/api2', uid: 0, cgroup: '0::/\n' });
+    resolver.enricher(end(90, 'api'), true); // pid reused: replaced
+    seen.push(resolver.generation());
+    resolver.setNamingRules([{ match: { comm: 'api' }, workload: 'payments' }]);
+    seen.push(resolver.generation());
+    expect(seen[1]).toBeGreaterThan(seen[0]!);
+    expect(seen[2]).toBe(seen[1]);
+    expect(seen[3]).toBeGreaterThan(seen[2]!);
+    expect(seen[4]).toBeGreaterThan(seen[3]!);
+  });
+
   it('re-checks a fresh entry when a connection shows an unseen thread name, and keeps it when the start time agrees', () => {
     const { root, passwd } = fakeProcRoot('threads');
     writeProcess(root, 88, { comm: 'java', startTime: 10, exe: '/usr/lib/jvm/bin/java', uid: 0, cgroup: '0::/\n' });

@@ -102,6 +102,25 @@ describe('FlowJsonEncoder', () => {
     );
   });
 
+  it('writes the same bytes for frozen endpoints, shared by many flows (as the pipeline shares a connection\'s ends)', () => {
+    fc.assert(
+      fc.property(fc.array(flow, { minLength: 2, maxLength: 4 }), fc.boolean(), (flows, offShape) => {
+        const [first] = flows;
+        if (offShape) (first!.source as unknown as Record<string, unknown>).zone = 'x'; // a key outside the declared shape
+        Object.freeze(first!.source);
+        Object.freeze(first!.destination);
+        for (const f of flows) {
+          f.source = first!.source;
+          f.destination = f === first ? first!.destination : first!.source;
+          const end = encoder.encode(f, buf, 0);
+          if (offShape) expect(end).toBe(UNKNOWN_SHAPE);
+          else expect(buf.subarray(0, end).equals(Buffer.from(JSON.stringify(f), 'utf8'))).toBe(true);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('answers UNKNOWN_SHAPE, or the same bytes, for flows with unknown keys, other key orders or odd values', () => {
     let unknown = 0;
     fc.assert(
