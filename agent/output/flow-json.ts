@@ -114,9 +114,8 @@ const frozenEndpointJson = new WeakMap<Endpoint, Uint8Array>();
 function endpointField(out: Out, pos: number, key: KeyText, e: Endpoint | undefined): number {
   if (e === undefined || pos < 0) return pos;
   if (typeof e !== 'object' || e === null) return scalarField(out, pos, key, e);
-  if (!Object.isFrozen(e)) return endpointObject(out, writeKey(out, pos, key), e);
   pos = writeKey(out, pos, key);
-  if (pos < 0) return pos;
+  if (pos < 0 || !Object.isFrozen(e)) return endpointObject(out, pos, e);
   const known = frozenEndpointJson.get(e);
   if (known === undefined) {
     const end = endpointObject(out, pos, e);
