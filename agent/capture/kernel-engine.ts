@@ -9,7 +9,8 @@ import { BpfLoader } from '../../native/loader.js';
 import type { Logger } from '../log.js';
 import type { Pipeline } from '../pipeline.js';
 import { MonotonicClock } from '../flows/clock.js';
-import { LOSS_CAUSES } from './record-layout.generated.js';
+import { ExitedProcesses } from './exited-processes.js';
+import { DATA, FS_MAX_CHUNK, LOSS_CAUSES } from './record-layout.generated.js';
 import { RecordReader } from './record-reader.js';
 import type { CaptureEngine } from './engine.js';
 import type { RecordingWriter } from './recording.js';
@@ -71,6 +72,13 @@ export const DEFAULT_MAX_TLS_BINARIES = 64;
 /** A drain returns once a batch has gathered (native/loader.c) or after this long: the latency bound. */
 const DRAIN_TIMEOUT_MS = 50;
 const DRAIN_BUFFER_BYTES = 4 << 20;
+/**
+ * A drain stops short of the ring buffer's end only when the next record would
+ * not fit its buffer (native/loader.c keeps that record for the next call). A
+ * batch shorter than the buffer by more than the largest record (DATA with a
+ * full chunk) therefore emptied the ring buffer.
+ */
+const RING_EMPTIED_BELOW = DRAIN_BUFFER_BYTES - DATA.size - FS_MAX_CHUNK - 64;
 /** How often new processes are scanned for TLS libraries and dead ones collected. */
 const HOUSEKEEPING_MS = 2000;
 
@@ -106,6 +114,7 @@ export class KernelEngine implements CaptureEngine {
   #loop: Promise<void> | undefined;
   #housekeeping: NodeJS.Timeout | undefined;
   #firstBatch: (() => void) | undefined;
+  readonly #exited = new ExitedProcesses();
   /** Loss counters read just before the loader closed, so the final status still has them. */
   #lossesAtClose: Record<string, number> = {};
   batches = 0;
@@ -179,6 +188,7 @@ export class KernelEngine implements CaptureEngine {
     const buffers = [Buffer.allocUnsafe(DRAIN_BUFFER_BYTES), Buffer.allocUnsafe(DRAIN_BUFFER_BYTES)];
     let current = 0;
     let inFlight = loader.drain(buffers[current]!, DRAIN_TIMEOUT_MS);
+    let inFlightDrain = this.#exited.drainStarted();
     while (this.#running) {
       let length: number;
       try {
@@ -188,12 +198,17 @@ export class KernelEngine implements CaptureEngine {
         return;
       }
       const filled = buffers[current]!;
+      const filledDrain = inFlightDrain;
       current ^= 1;
       // Drain the next batch on the worker thread while this one is parsed.
-      if (this.#running) inFlight = loader.drain(buffers[current]!, DRAIN_TIMEOUT_MS);
+      if (this.#running) {
+        inFlight = loader.drain(buffers[current]!, DRAIN_TIMEOUT_MS);
+        inFlightDrain = this.#exited.drainStarted();
+      }
       const nowMs = Date.now();
       if (length > 0) this.options.recorder?.append(filled, length, nowMs);
       this.pipeline.handleBatch(this.reader, filled, length, nowMs);
+      this.#exited.batchHandled(filledDrain, length < RING_EMPTIED_BELOW);
       if (this.options.tlsProbes) this.#probeExecs(loader);
       this.batches++;
       if (this.#firstBatch) {
@@ -310,9 +325,12 @@ export class KernelEngine implements CaptureEngine {
       if (d === undefined) dead.set(tgid, (d = !existsSync(`/proc/${tgid}`)));
       return d;
     };
-    for (const conn of [...this.pipeline.conns.connections()]) {
-      if (isDead(conn.tgid)) this.pipeline.conns.close(conn, now);
+    const conns = [...this.pipeline.conns.connections()];
+    const ended = this.#exited.sweep(conns.map((c) => c.tgid), isDead);
+    for (const conn of conns) {
+      if (ended.has(conn.tgid)) this.pipeline.conns.close(conn, now);
     }
+    // The kernel's entries can go at once: a process that is gone makes no more records.
     for (const [tgid, fd] of this.#loader.connList()) {
       if (isDead(tgid)) this.#loader.connForget(tgid, fd);
     }
