@@ -14,6 +14,8 @@ export class AgentProcess {
   stderr = '';
   #child: ChildProcess | undefined;
   #exited: Promise<number | null> | undefined;
+  /** The agent's HTTP port, for its status when a wait fails. */
+  #statusPort: number | undefined;
 
   static async start(args: string[] = []): Promise<AgentProcess> {
     const agent = new AgentProcess();
@@ -26,7 +28,10 @@ export class AgentProcess {
   }
 
   async #start(args: string[]): Promise<void> {
-    const child = spawn(process.execPath, [bin, 'agent', '--flows-out', '-', '--listen', 'off', ...args], {
+    // Listen on a free loopback port unless told otherwise, so that a failed
+    // wait can show the agent's counters (losses, gaps, decode errors).
+    const listen = args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0'];
+    const child = spawn(process.execPath, [bin, 'agent', '--flows-out', '-', ...listen, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, FLOWSCOPE_LOG_LEVEL: 'info' },
     });
@@ -38,7 +43,9 @@ export class AgentProcess {
     createInterface({ input: child.stderr! }).on('line', (line) => {
       this.stderr += `${line}\n`;
       try {
-        this.logs.push(JSON.parse(line) as Record<string, unknown>);
+        const log = JSON.parse(line) as Record<string, unknown>;
+        this.logs.push(log);
+        if (log.msg === 'HTTP port listening') this.#statusPort = Number(String(log.address).split(':').pop());
       } catch {
         // Not a log record (a one-line error): kept in stderr.
       }
@@ -57,10 +64,34 @@ export class AgentProcess {
   }
 
   async waitForFlows(what: string, port: number, count: number, timeoutMs = 15_000): Promise<Flow[]> {
-    return waitFor(`${count} ${what} flows to port ${port}`, () => {
-      const got = this.flowsTo(port);
-      return got.length >= count ? got : undefined;
-    }, timeoutMs);
+    try {
+      return await waitFor(`${count} ${what} flows to port ${port}`, () => {
+        const got = this.flowsTo(port);
+        return got.length >= count ? got : undefined;
+      }, timeoutMs);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${await this.#diagnosis(port)}`, { cause: err });
+    }
+  }
+
+  /** What the agent saw, for a wait that failed: flows per side and its counters. */
+  async #diagnosis(port: number): Promise<string> {
+    const got = this.flowsTo(port);
+    // Flows with issues first: they are the likeliest clue.
+    const sides = [...got.filter((f) => f.issues?.length), ...got.filter((f) => !f.issues?.length)]
+      .map((f) => `${f.observedAt} ${f.http?.method} ${f.http?.path} ${f.http?.status} ${f.issues?.join(',') ?? ''}`);
+    let status = 'agent status unavailable (no HTTP port)';
+    if (this.#statusPort) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${this.#statusPort}/v1/status`, { signal: AbortSignal.timeout(5_000) });
+        const { events, flows, conntrack, decodeErrors, unpairedResponses, kernelLosses, malformedRecords, outputDropped } = await res.json() as Record<string, unknown>;
+        status = `agent status: ${JSON.stringify({ events, flows, conntrack, decodeErrors, unpairedResponses, kernelLosses, malformedRecords, outputDropped })}`;
+      } catch (err) {
+        status = `agent status unavailable: ${(err as Error).message}`;
+      }
+    }
+    const shown = sides.length > 40 ? [...sides.slice(0, 40), `… ${sides.length - 40} more`] : sides;
+    return `got ${got.length} flows (CLIENT ${got.filter((f) => f.observedAt === 'CLIENT').length}, SERVER ${got.filter((f) => f.observedAt === 'SERVER').length}):\n${shown.join('\n')}\n${status}`;
   }
 
   async stop(): Promise<number | null> {
