@@ -23,7 +23,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* ---- Sizes, all in one place ------------------------------------------- */
-#define FS_EVENTS_BYTES (8u << 20)   /* ring buffer shared by all CPUs (the loader may resize it) */
+#define FS_EVENTS_BYTES (4u << 20)   /* ring buffer shared by all CPUs (the loader may resize it) */
 #define FS_CONNS_MAX 65536           /* tracked connections */
 #define FS_SSL_FDS_MAX 65536         /* SSL objects whose fd is known (LRU) */
 #define FS_GO_READS_MAX 16384        /* Go TLS reads in flight (LRU) */

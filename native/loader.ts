@@ -21,7 +21,7 @@ export const DRAIN_MIN_BUFFER = 56 + 16384 + DRAIN_FRAME_HEADER + DRAIN_FRAME_AL
 export const DEFAULT_MAX_CAPTURE_BYTES = 16384;
 export const MAX_CAPTURE_BYTES_LIMIT = 65536;
 /** Kernel ring buffer between the probes and the drain (bpf/flowscope.bpf.c FS_EVENTS_BYTES). */
-export const DEFAULT_RING_BUFFER_BYTES = 8 << 20;
+export const DEFAULT_RING_BUFFER_BYTES = 4 << 20;
 export const RING_BUFFER_BYTES_MIN = 1 << 20;
 export const RING_BUFFER_BYTES_MAX = 1 << 30;
 
@@ -31,9 +31,10 @@ export interface BpfLoaderOptions {
   /** Payload bytes captured per syscall or TLS call (rounded up to 16 KiB chunks). Default 16384, at most 65536. */
   maxCaptureBytes?: number;
   /**
-   * Ring buffer size, rounded up to a power of two; default 8 MiB. It holds what
-   * arrives while user space is busy (about 0.4 s of a saturated nginx here); it
-   * is resident twice over (the kernel maps its pages twice for wrap-around).
+   * Ring buffer size, rounded up to a power of two; default 4 MiB. With the
+   * drain buffer it holds what arrives while user space is busy (about 0.3 s of
+   * a saturated nginx here, with no loss); it is resident twice over (the
+   * kernel maps its pages twice for wrap-around), so 8 MiB would cost 8 MB more.
    */
   ringBufferBytes?: number;
   /** Default: <package root>/bpf/build/flowscope.bpf.o */

@@ -19,7 +19,7 @@ import { TlsDiscovery, type ScanResult, type TlsFile } from './tls-discovery.js'
 
 export interface KernelEngineOptions {
   maxCaptureBytes: number;
-  /** Kernel ring buffer size (BpfLoaderOptions.ringBufferBytes); default 8 MiB. */
+  /** Kernel ring buffer size (BpfLoaderOptions.ringBufferBytes); default 4 MiB. */
   ringBufferBytes?: number;
   tlsProbes: boolean;
   /** Binaries (files) probed at once, at most; more are reported as "cap reached". Default 64. */

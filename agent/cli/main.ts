@@ -69,7 +69,7 @@ FLOWSCOPE_<SECTION>_<KEY> environment variables, then these flags:
   --kubeconfig FILE, --node-name NAME
                          Kubernetes identity outside a pod (in a pod: automatic)
   --max-capture-bytes N  payload bytes captured per syscall or TLS call (default 16384, max 65536)
-  --ring-buffer-bytes N  kernel ring buffer, rounded up to a power of two (default 8MiB, 1MiB-1GiB)
+  --ring-buffer-bytes N  kernel ring buffer, rounded up to a power of two (default 4MiB, 1MiB-1GiB)
   --max-body-bytes N     body prefix kept per message for inspection (default 0)
   --no-tls-probes        do not attach uprobes to TLS libraries
   --record FILE          also save the raw capture to FILE (see flowscope replay)

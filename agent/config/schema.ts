@@ -119,7 +119,7 @@ export const configSchema = {
     includeProcesses: { type: 'globs', default: [], live: true },
     excludeProcesses: { type: 'globs', default: [], live: true },
     maxCaptureBytes: { type: 'size', min: 64, max: 65536, default: 16384 },
-    ringBufferBytes: { type: 'size', min: 1 << 20, max: 1 << 30, default: 8 << 20 },
+    ringBufferBytes: { type: 'size', min: 1 << 20, max: 1 << 30, default: 4 << 20 },
     maxBodyBytes: { type: 'size', min: 0, max: 1 << 20, default: 0 },
     tlsProbes: { type: 'bool', default: true },
     engine: { type: 'enum', values: captureEngines, default: 'auto' },

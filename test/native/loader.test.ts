@@ -124,7 +124,7 @@ describe('BpfLoader', () => {
           }
           return /^map_type:\s+27$/m.test(info) ? [Number(/^max_entries:\s+(\d+)$/m.exec(info)![1])] : [];
         });
-      for (const [asked, expected] of [[undefined, 8 << 20], [3 << 20, 4 << 20], [1 << 20, 1 << 20]] as const) {
+      for (const [asked, expected] of [[undefined, 4 << 20], [3 << 20, 4 << 20], [5 << 20, 8 << 20], [1 << 20, 1 << 20]] as const) {
         const loader = BpfLoader.open(asked === undefined ? {} : { ringBufferBytes: asked });
         try {
           expect(ringSizes()).toEqual([expected]);
