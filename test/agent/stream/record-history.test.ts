@@ -29,6 +29,20 @@ describe('PackedRecordHistory', () => {
     expect(history.lastMatching(5, all).map((e) => e.record)).toEqual([{ a: 1 }, { b: 'ü' }]);
   });
 
+  it('grows to about what N records of the sizes seen take, in a few steps', () => {
+    const history = new PackedRecordHistory(10_000);
+    const sizes = new Set<number>();
+    for (let seq = 0; seq < 10_000; seq++) {
+      push(history, seq, { seq, path: `/api/v1/items/${seq % 100}`, pad: 'x'.repeat(600 + (seq % 40)) });
+      sizes.add(history.bufferBytes);
+    }
+    expect(history.size).toBe(10_000);
+    const needed = history.lastMatching(10_000, all).reduce((sum, e) => sum + json(e.record).length, 0);
+    expect(history.bufferBytes).toBeGreaterThanOrEqual(needed);
+    expect(history.bufferBytes).toBeLessThan(needed * 1.25);
+    expect(sizes.size).toBeLessThanOrEqual(4);
+  });
+
   it('whatever the sizes, what it returns is exactly the newest records, uncorrupted', () => {
     fc.assert(
       fc.property(
