@@ -24,6 +24,10 @@ export async function startAgent(flowsFile, ready = (line) => line.includes('"ca
   const child = spawn(process.execPath, [...nodeFlags, bin, 'agent', '--flows-out', flowsFile, '--listen', '127.0.0.1:0', ...agentArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  // A benchmark that dies mid-run must not leave its agent tracing the host.
+  const killAtExit = () => child.kill('SIGKILL');
+  process.on('exit', killAtExit);
+  child.once('exit', () => process.off('exit', killAtExit));
   let stderr = '';
   let engine;
   let isReady = false;
@@ -138,18 +142,18 @@ export async function alternatingRounds({ rounds, nginx, port = nginx.port, work
     const flowsFile = join(work, `flows-${port}-${round}.jsonl`);
     writeFileSync(flowsFile, '');
     const agent = await startAgent(flowsFile);
-    const logBefore = nginx.accessLogLines().length;
+    const logBefore = nginx.accessLogBytes();
     const run = duringLoad(agent, load);
     cpu = Math.max(cpu, run.cpu);
     rss = Math.max(rss, run.peakRssMb);
     withAgent.push(run.result.rps);
     results.push(run.result);
     // Let the agent finish its backlog before it stops, then compare with nginx's own count.
-    const servedNow = answered(nginx.accessLogLines().slice(logBefore));
+    const servedNow = answered(nginx.accessLogLines(logBefore));
     await waitFor('flows to settle', async () => (await countServerFlows(flowsFile, port, ...needles)) >= servedNow || undefined, 10_000).catch(() => undefined);
     lastStatus = await stopAgent(agent);
     // Requests in flight when the load stopped are logged a moment later: count them too.
-    const logged = nginx.accessLogLines().slice(logBefore);
+    const logged = nginx.accessLogLines(logBefore);
     served += answered(logged);
     unanswered += logged.length - answered(logged);
     reported += await countServerFlows(flowsFile, port, ...needles);

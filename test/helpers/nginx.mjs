@@ -1,7 +1,7 @@
 // A private nginx instance on a free loopback port, with its own prefix, TLS
 // certificate and access log, for tests that need a real HTTP server.
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,8 @@ export function freePort() {
 
 export class Nginx {
   /** @param {string} dir @param {number} port @param {boolean} tls */
+  #stopAtExit = () => this.stop();
+
   constructor(dir, port, tls) {
     this.dir = dir;
     this.port = port;
@@ -85,6 +87,8 @@ http {
     const child = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'ignore', detached: false });
     child.unref();
     const nginx = new Nginx(dir, port, options.tls === true);
+    // A test or benchmark that dies without stop() must not leave nginx serving.
+    process.on('exit', nginx.#stopAtExit);
     await waitFor('nginx to listen', () => existsSync(join(dir, 'nginx.pid')) && canConnect(port));
     return nginx;
   }
@@ -94,13 +98,35 @@ http {
     return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
-  /** Requests nginx logged, one per access-log line. */
-  /** @returns {string[]} */
-  accessLogLines() {
-    return readFileSync(join(this.dir, 'logs', 'access.log'), 'latin1').split('\n').filter((l) => l !== '');
+  /** Bytes of access log so far: a mark to pass to accessLogLines later. */
+  /** @returns {number} */
+  accessLogBytes() {
+    return statSync(join(this.dir, 'logs', 'access.log')).size;
+  }
+
+  /**
+   * Requests nginx logged after byte `since` of its access log, one per line
+   * (a benchmark's log outgrows one string, so rounds read only their part).
+   * @param {number} [since] @returns {string[]}
+   */
+  accessLogLines(since = 0) {
+    const fd = openSync(join(this.dir, 'logs', 'access.log'), 'r');
+    try {
+      const bytes = Buffer.allocUnsafe(Math.max(0, fstatSync(fd).size - since));
+      let read = 0;
+      while (read < bytes.length) {
+        const n = readSync(fd, bytes, read, bytes.length - read, since + read);
+        if (n === 0) break;
+        read += n;
+      }
+      return bytes.toString('latin1', 0, read).split('\n').filter((l) => l !== '');
+    } finally {
+      closeSync(fd);
+    }
   }
 
   stop() {
+    process.off('exit', this.#stopAtExit);
     try {
       const pid = Number(readFileSync(join(this.dir, 'nginx.pid'), 'latin1'));
       process.kill(pid, 'SIGTERM');
