@@ -39,7 +39,9 @@ function answered(lines) {
 }
 
 const port = await freePort();
-const nginx = await Nginx.start({ tls: true, locations: `listen 127.0.0.1:${port} ssl http2;` });
+// nginx closes a connection after keepalive_requests (100,000 in the helper's
+// config); h2load does not reconnect, so 10 connections would stop at 1M requests.
+const nginx = await Nginx.start({ tls: true, locations: `listen 127.0.0.1:${port} ssl http2; keepalive_requests 1000000000;` });
 const url = `https://127.0.0.1:${port}/index.html`;
 console.log(`flowscope HTTP/2 over TLS overhead: h2load -c${CLIENTS} -m${STREAMS}, ${ROUNDS} alternating rounds of ${SECONDS}s, nginx 1 worker, ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores\n`);
 h2load(url, 2); // warm-up
