@@ -1108,7 +1108,9 @@ int BPF_KRETPROBE(handle_ssl_return, long ret)
 	}
 
 	if (a.ex_out) {
-		if ((int)ret != 1 || bpf_probe_read_user(&n, sizeof(n), (const void *)a.ex_out))
+		/* 1 from the _ex forms; the internal functions behind them
+		 * (fs_attach_ssl_core) return > 0 on success. */
+		if ((int)ret <= 0 || bpf_probe_read_user(&n, sizeof(n), (const void *)a.ex_out))
 			return 0;
 	} else {
 		if ((int)ret <= 0)

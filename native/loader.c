@@ -515,9 +515,9 @@ fail:
 }
 
 static struct bpf_link *attach_at(struct fs_loader *l, const char *prog_name, const char *path, uint64_t offset,
-				  uint64_t cookie, int *err)
+				  uint64_t cookie, bool retprobe, int *err)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = false);
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe);
 	struct bpf_program *prog = bpf_object__find_program_by_name(l->obj, prog_name);
 	struct bpf_link *link;
 
@@ -529,10 +529,59 @@ static struct bpf_link *attach_at(struct fs_loader *l, const char *prog_name, co
 	link = bpf_program__attach_uprobe_opts(prog, -1, path, (size_t)offset, &opts);
 	if (!link) {
 		*err = -errno;
-		err_set("uprobe %s at file offset 0x%llx in %s: %s\n", prog_name, (unsigned long long)offset, path,
-			strerror(-*err));
+		err_set("%s %s at file offset 0x%llx in %s: %s\n", retprobe ? "uretprobe" : "uprobe", prog_name,
+			(unsigned long long)offset, path, strerror(-*err));
 	}
 	return link;
+}
+
+/*
+ * OpenSSL through the functions SSL_read/SSL_read_ex and SSL_write/SSL_write_ex
+ * share (ssl_read_internal and ssl_write_internal; file offsets found by the
+ * caller in the decoded machine code, where each takes the _ex arguments).
+ * Two functions instead of four, and probes where the first instruction is
+ * one the kernel emulates (a push) rather than single-steps out of line.
+ * Returns the probe count; idempotent per path.
+ */
+FS_API int fs_attach_ssl_core(struct fs_loader *l, const char *binary_path, uint64_t read_offset,
+			      uint64_t write_offset)
+{
+	const struct {
+		const char *prog;
+		uint64_t offset;
+	} cores[] = {
+		{ "handle_ssl_write_ex", write_offset },
+		{ "handle_ssl_read_ex", read_offset },
+	};
+	struct ssl_target *t;
+	struct bpf_link *link;
+	size_t i;
+	int err = 0;
+
+	if (!l || !binary_path)
+		return -EINVAL;
+	begin(l);
+	t = ssl_find(l, binary_path);
+	if (t)
+		return finish(t->count);
+	t = ssl_claim(l, binary_path, 4, &err);
+	if (!t)
+		return finish(err);
+	for (i = 0; i < sizeof(cores) / sizeof(cores[0]); i++) {
+		link = attach_at(l, cores[i].prog, binary_path, cores[i].offset, 0, false, &err);
+		if (!link)
+			goto fail;
+		t->links[t->count++] = link;
+		link = attach_at(l, "handle_ssl_return", binary_path, cores[i].offset, 0, true, &err);
+		if (!link)
+			goto fail;
+		t->links[t->count++] = link;
+	}
+	return finish_attach(t->count);
+
+fail:
+	ssl_release(l, t);
+	return finish_attach(err);
 }
 
 /*
@@ -578,16 +627,16 @@ FS_API int fs_attach_go_tls(struct fs_loader *l, const char *binary_path, const 
 	t->go_slot = (int)slot;
 	l->go_slot_used[slot] = 1;
 
-	link = attach_at(l, "handle_go_tls_write", binary_path, write_offset, slot, &err);
+	link = attach_at(l, "handle_go_tls_write", binary_path, write_offset, slot, false, &err);
 	if (!link)
 		goto fail;
 	t->links[t->count++] = link;
-	link = attach_at(l, "handle_go_tls_read", binary_path, read_offset, slot, &err);
+	link = attach_at(l, "handle_go_tls_read", binary_path, read_offset, slot, false, &err);
 	if (!link)
 		goto fail;
 	t->links[t->count++] = link;
 	for (i = 0; i < read_ret_count; i++) {
-		link = attach_at(l, "handle_go_tls_read_ret", binary_path, read_ret_offsets[i], slot, &err);
+		link = attach_at(l, "handle_go_tls_read_ret", binary_path, read_ret_offsets[i], slot, false, &err);
 		if (!link)
 			goto fail;
 		t->links[t->count++] = link;

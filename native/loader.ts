@@ -25,6 +25,12 @@ export const DEFAULT_RING_BUFFER_BYTES = 4 << 20;
 export const RING_BUFFER_BYTES_MIN = 1 << 20;
 export const RING_BUFFER_BYTES_MAX = 1 << 30;
 
+/** File offsets of the functions OpenSSL's SSL_read/SSL_read_ex and SSL_write/SSL_write_ex both call. */
+export interface OpensslCore {
+  readOffset: number;
+  writeOffset: number;
+}
+
 export interface BpfLoaderOptions {
   /** Process never traced, at every hook. Default: this process. */
   agentTgid?: number;
@@ -82,6 +88,7 @@ interface NativeApi {
   open: (path: string, agentTgid: number, maxCapture: number, ringBufferBytes: number, out: unknown[]) => number;
   attachSyscalls: (l: unknown) => number;
   attachSsl: (l: unknown, path: string) => number;
+  attachSslCore: (l: unknown, path: string, readOffset: number, writeOffset: number) => number;
   detachSsl: (l: unknown, path: string) => number;
   attachGoTls: (
     l: unknown,
@@ -140,6 +147,7 @@ function bind(libraryPath: string): NativeApi {
     open: lib.func('int fs_open(const char *path, uint32_t agent_tgid, uint32_t max_capture_bytes, uint32_t ring_buffer_bytes, _Out_ fs_loader **out)'),
     attachSyscalls: lib.func('int fs_attach_syscalls(fs_loader *l)'),
     attachSsl: lib.func('int fs_attach_ssl(fs_loader *l, const char *binary_path)'),
+    attachSslCore: lib.func('int fs_attach_ssl_core(fs_loader *l, const char *binary_path, uint64_t read_offset, uint64_t write_offset)'),
     detachSsl: lib.func('int fs_detach_ssl(fs_loader *l, const char *binary_path)'),
     attachGoTls: lib.func(
       'int fs_attach_go_tls(fs_loader *l, const char *binary_path, const fs_go_tls_conf *conf, uint64_t write_offset, uint64_t read_offset, const uint64_t *read_ret_offsets, uint32_t read_ret_count)',
@@ -250,9 +258,16 @@ export class BpfLoader {
     );
   }
 
-  /** Attaches TLS uprobes to SSL_read/SSL_write(_ex) in the ELF at path (all processes). Returns the probe count; idempotent per path. */
-  attachSsl(path: string): number {
-    const ret = this.#api.attachSsl(this.#live(), path);
+  /**
+   * Attaches TLS uprobes to SSL_read/SSL_write(_ex) in the ELF at path (all
+   * processes), or, given `core`, to the two internal functions those four
+   * share (file offsets from agent/capture/tls-openssl.ts). Returns the probe
+   * count; idempotent per path.
+   */
+  attachSsl(path: string, core?: OpensslCore): number {
+    const ret = core
+      ? this.#api.attachSslCore(this.#live(), path, core.readOffset, core.writeOffset)
+      : this.#api.attachSsl(this.#live(), path);
     if (ret > 0) return ret;
     const missing = ret === -osConstants.errno.ENOENT;
     this.#fail(

@@ -262,9 +262,10 @@ export class KernelEngine implements CaptureEngine {
       return;
     }
     try {
-      const probes = file.go ? this.#loader!.attachGoTls(file.path, file.go) : this.#loader!.attachSsl(file.path);
+      const probes = file.go ? this.#loader!.attachGoTls(file.path, file.go) : this.#loader!.attachSsl(file.path, file.sslCore);
       this.#probed.set(file.fileId, { file, probes, permanent });
-      this.log.info({ path: file.path, kind: file.kind, version: file.version, probes }, 'TLS binary probed');
+      const at = file.go ? 'crypto/tls' : file.sslCore ? 'internal read/write functions' : 'SSL_read/SSL_write exports';
+      this.log.info({ path: file.path, kind: file.kind, version: file.version, probes, at }, 'TLS binary probed');
     } catch (err) {
       this.#tlsCounters.attachFailures++;
       const error = `attach failed: ${(err as Error).message}`;

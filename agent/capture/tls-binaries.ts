@@ -7,7 +7,8 @@
 import { basename } from 'node:path';
 import { ElfError, ElfFile, isFunction, type ElfSymbol } from './tls-elf.js';
 import { inspectGoExecutable, isGoExecutable, goVersion } from './tls-go.js';
-import type { GoTlsProbeConfig } from '../../native/loader.js';
+import { findOpensslCore, OPENSSL_CORE_SYMBOLS } from './tls-openssl.js';
+import type { GoTlsProbeConfig, OpensslCore } from '../../native/loader.js';
 
 export type TlsLibraryKind = 'openssl-dynamic' | 'openssl-static' | 'boringssl' | 'go' | 'node';
 
@@ -17,6 +18,8 @@ export interface TlsBinary {
   version?: string;
   /** Go only: where to probe. */
   go?: GoTlsProbeConfig;
+  /** OpenSSL: the internal read/write functions to probe instead of SSL_read/SSL_write(_ex), when found. */
+  sslCore?: OpensslCore;
   /** Why this file cannot be probed (stripped, unsupported Go version, ...). */
   unprobeable?: string;
 }
@@ -46,7 +49,7 @@ export function classifyTlsBinary(path: string): TlsBinary | undefined {
       if (found.reason === 'does not use crypto/tls') return undefined;
       return { kind: 'go', version: found.version ?? version, unprobeable: found.reason };
     }
-    const wanted = new Set([...SSL_EXPORTS, ...BORINGSSL_MARKERS, ...NODE_MARKERS]);
+    const wanted = new Set([...SSL_EXPORTS, ...OPENSSL_CORE_SYMBOLS, ...BORINGSSL_MARKERS, ...NODE_MARKERS]);
     const hasSsl = (found: Map<string, ElfSymbol>): boolean => SSL_EXPORTS.every((n) => found.get(n) && isFunction(found.get(n)!));
     let exports = elf.symbols('dynsym', wanted);
     // Linked statically without exporting them: the full symbol table, if not stripped, still names them.
@@ -62,8 +65,9 @@ export function classifyTlsBinary(path: string): TlsBinary | undefined {
     else if (NODE_MARKERS.some((m) => exports.has(m))) kind = 'node';
     else kind = 'openssl-static';
     const version = kind === 'openssl-dynamic' ? sonameVersion(name) : opensslVersion(elf);
+    const sslCore = kind === 'boringssl' ? undefined : findOpensslCore(elf, exports);
     elf.close();
-    return version ? { kind, version } : { kind };
+    return { kind, ...(version ? { version } : {}), ...(sslCore ? { sslCore } : {}) };
   } catch (err) {
     try {
       elf.close();

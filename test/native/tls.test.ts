@@ -8,11 +8,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as L from '../../agent/capture/record-layout.generated.js';
+import { classifyTlsBinary } from '../../agent/capture/tls-binaries.js';
 import { buildNative, Capture, captured, freePort, runClient, startProcess, stopAll, waitForListen } from './support.js';
 
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 
-describe('TLS plaintext and sendfile through nginx', () => {
+// Both ways of probing libssl: its four exports, and the two internal
+// functions they share (agent/capture/tls-openssl.ts), which the agent uses
+// when it finds them.
+const ATTACH_MODES = [
+  { mode: 'SSL_read/SSL_write and the _ex forms', core: false, expectedProbes: 8 },
+  { mode: 'the internal read/write functions behind them', core: true, expectedProbes: 4 },
+];
+
+describe.each(ATTACH_MODES)('TLS plaintext and sendfile through nginx, probing $mode', ({ core, expectedProbes }) => {
   let capture: Capture;
   let dir: string;
   let tlsPort: number;
@@ -71,7 +80,9 @@ http {
 `,
     );
     capture = new Capture();
-    probes = capture.loader.attachSsl(LIBSSL);
+    const sslCore = core ? classifyTlsBinary(LIBSSL)?.sslCore : undefined;
+    if (core && !sslCore) throw new Error(`no internal read/write functions found in ${LIBSSL}`);
+    probes = capture.loader.attachSsl(LIBSSL, sslCore);
     nginxPid = startProcess('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')]).pid!;
     await waitForListen('127.0.0.1', tlsPort);
     await waitForListen('127.0.0.1', plainPort);
@@ -84,9 +95,9 @@ http {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('attaches entry and return probes for SSL_read, SSL_write and their _ex forms', () => {
-    expect(probes).toBe(8);
-    expect(capture.loader.attachSsl(LIBSSL)).toBe(8); // same path: nothing new
+  it('attaches an entry and a return probe to each function', () => {
+    expect(probes).toBe(expectedProbes);
+    expect(capture.loader.attachSsl(LIBSSL)).toBe(expectedProbes); // same path: nothing new
   });
 
   it('captures curl’s request as TLS plaintext on both ends and no ciphertext payload', async () => {
