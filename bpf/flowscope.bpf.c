@@ -1051,8 +1051,10 @@ static __always_inline __u64 conn_gen_of(__u32 tgid, __u32 fd)
 	return c ? c->conn_gen : 0;
 }
 
-/* Return of any of the four: SSL_read/SSL_write return the byte count, the
- * _ex forms return 1 and store the count through their last argument.
+/* Return of any of the four, or of the two internal functions behind them
+ * (fs_attach_ssl_core, entered through the _ex programs): SSL_read/SSL_write
+ * return the byte count; the others return > 0 and store the count through
+ * their last argument.
  *
  * The SSL object's fd, in order of evidence: a socket syscall made inside this
  * call (OpenSSL over a socket BIO); for a read, the thread's latest read of
