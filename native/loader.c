@@ -30,6 +30,7 @@
 #define FS_MAX_CAPTURE 65536
 #define FS_SSL_TARGETS 128
 #define FS_SSL_PROBES 8 /* 4 functions x (uprobe + uretprobe) */
+#define FS_SSL_CORE_PROBES 4 /* the 2 internal functions behind them x (uprobe + uretprobe) */
 #define FS_GO_MAX_RETS 64 /* RET instructions probed in one Go Read */
 #define FS_DRAIN_HDR 4
 
@@ -564,7 +565,7 @@ FS_API int fs_attach_ssl_core(struct fs_loader *l, const char *binary_path, uint
 	t = ssl_find(l, binary_path);
 	if (t)
 		return finish(t->count);
-	t = ssl_claim(l, binary_path, 4, &err);
+	t = ssl_claim(l, binary_path, FS_SSL_CORE_PROBES, &err);
 	if (!t)
 		return finish(err);
 	for (i = 0; i < sizeof(cores) / sizeof(cores[0]); i++) {

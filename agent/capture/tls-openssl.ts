@@ -19,7 +19,7 @@
 // layout, BoringSSL, no _ex forms) the exports are probed as before.
 import type { OpensslCore } from '../../native/loader.js';
 import { ElfError, type ElfFile, type ElfSymbol } from './tls-elf.js';
-import { decodeAll, type Instruction } from './tls-x86.js';
+import { decodeAll, decodeInstruction, type Instruction } from './tls-x86.js';
 
 export const OPENSSL_CORE_SYMBOLS = ['SSL_read', 'SSL_read_ex', 'SSL_write', 'SSL_write_ex'] as const;
 
@@ -81,9 +81,12 @@ export function sharedCallee(
   if (calls.length !== 1) return undefined;
   const callee = calls[0]!;
   if (callee === plain.vaddr || callee === ex.vaddr) return undefined;
-  for (const insn of decodeAll(ex.code)) {
+  // Only the instructions up to the first branch matter: decode no further.
+  for (let at = 0; at < ex.code.length; ) {
+    const insn = decodeInstruction(ex.code, at);
     if (insn.opcode === CALL_REL32 || insn.opcode === JMP_REL32) return target(ex, insn) === callee ? callee : undefined;
     if (!keepsArguments(ex.code.subarray(insn.offset, insn.offset + insn.length))) return undefined;
+    at += insn.length;
   }
   return undefined;
 }
