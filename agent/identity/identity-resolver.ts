@@ -32,9 +32,9 @@ export interface IdentityOptions {
   processCacheSize?: number;
   /** Remote addresses remembered for naming rules (LRU). Default 8192. */
   remoteCacheSize?: number;
-  /** A cached process is re-checked (one read of /proc/PID/stat) when its entry is older than this. Default 5000. */
+  /** A cached process is re-checked (one read of /proc/PID/stat) unless its entry is younger than this (0: every time). Default 5000. */
   verifyAfterMs?: number;
-  /** `notePid` (a new connection) re-checks an entry older than this. Default 1000. */
+  /** `notePid` (a new connection) re-checks an entry unless it is younger than this. Default 1000. */
   verifyOnOpenMs?: number;
   /** 'auto' (default): on when running in a cluster or when `kubeconfig` is set. */
   kubernetes?: boolean | 'auto';
@@ -343,7 +343,9 @@ export class IdentityResolver {
     const entry = this.#processes.get(pid);
     if (entry) {
       const commKnown = comm === undefined || entry.comms.length >= MAX_COMMS_PER_PROCESS || entry.comms.includes(comm);
-      if (commKnown && now - entry.checkedMs <= maxAgeMs) {
+      // Younger than maxAgeMs: a cache hit. Not `<=`: with 0, an entry checked
+      // within the same millisecond would skip the check that 0 asks for.
+      if (commKnown && now - entry.checkedMs < maxAgeMs) {
         this.counters.cacheHits++;
         return entry;
       }

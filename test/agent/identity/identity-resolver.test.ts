@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { IdentityResolver, processName } from '../../../agent/identity/identity-resolver.js';
 import type { Endpoint } from '../../../agent/schema/flow.js';
 import { ProcReader } from '../../../agent/identity/proc-reader.js';
@@ -179,6 +179,9 @@ describe('IdentityResolver and pid reuse', () => {
     const { root, passwd } = fakeProcRoot('generation');
     writeProcess(root, 90, { comm: 'api', startTime: 10, exe: '/srv/api', uid: 0, cgroup: '0::/\n' });
     const resolver = new IdentityResolver({ kubernetes: false, procRoot: root, passwdPath: passwd, verifyAfterMs: 0 });
+    // All within one millisecond, as on a fast host: verifyAfterMs 0 must still re-check.
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(1_700_000_000_000);
+    onTestFinished(() => clock.mockRestore());
     const seen = [resolver.generation()];
     resolver.enricher(end(90, 'api'), true); // cached
     seen.push(resolver.generation());
