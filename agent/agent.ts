@@ -84,7 +84,7 @@ export class Agent {
     this.registry = createAgentMetrics(this.pipeline, () => this.engine, () => this.#flowsOut?.dropped ?? 0);
     this.#red = new RedMetrics(this.registry, { endpointLabels: config.metrics.redEndpointLabels, maxSeries: config.metrics.maxSeries });
     // Before capture starts, so no flow is lost while the outputs come up (they join as they start).
-    this.pipeline.onFlow((flow, exchange) => this.#flow(flow, exchange));
+    this.pipeline.onFlow((flow, exchange, serverAlsoReports) => this.#flow(flow, exchange, serverAlsoReports));
     this.pipeline.onConnection((record) => this.#connection(record));
     this.detection.onAnomaly((anomaly) => this.#anomaly(anomaly));
     this.pipeline.onTick(() => this.#tick());
@@ -240,7 +240,7 @@ export class Agent {
     return this.server?.isOwnEndpoint(record.destination) ?? false;
   }
 
-  #flow(flow: Flow, exchange: Exchange): void {
+  #flow(flow: Flow, exchange: Exchange, serverAlsoReports: boolean): void {
     if (this.#own(flow)) return;
     // Encoded once for both JSON outputs.
     const json = flowJsonBytes(flow);
@@ -248,7 +248,7 @@ export class Agent {
     this.server?.publish('flow', flow, json);
     this.sinks?.write('flow', flow);
     this.#red.observe(flow);
-    this.detection.onFlow(flow, exchange);
+    this.detection.onFlow(flow, exchange, serverAlsoReports);
   }
 
   #connection(record: ConnectionRecord): void {

@@ -41,8 +41,15 @@ export interface PipelineCounters {
  * Receives every flow; `exchange` holds the decoded request and response
  * before redaction (headers, body prefix) for in-process consumers such as the
  * detectors. Only `flow` may leave the agent.
+ *
+ * A call between two traced processes on this host gives two flows, one per
+ * end. `serverAlsoReports` marks the client's one when the server's end is
+ * being decoded too (the server's flow is then reported as well, usually just
+ * before): consumers that count each call once (baseline, detection) skip it.
+ * The server's end reads the request before the client can read the answer,
+ * so by the client's flow the server's session exists if it ever will.
  */
-export type FlowListener = (flow: Flow, exchange: Exchange) => void;
+export type FlowListener = (flow: Flow, exchange: Exchange, serverAlsoReports: boolean) => void;
 export type ConnectionListener = (record: ConnectionRecord) => void;
 /** Fills fields of a flow or connection end before listeners see it (identity). */
 export type EndpointEnricher = (end: Endpoint, local: boolean) => void;
@@ -89,7 +96,10 @@ export class Pipeline {
         exchange: (conn, tls, exchange) => {
           const flow = buildFlow(ctx, conn, tls, exchange);
           this.counters.flows[flow.protocol]++;
-          for (const listener of this.#listeners) listener(flow, exchange);
+          // buildFlow kept the connection's ends, with the peer they were made from.
+          const peer = conn.ends?.peer;
+          const serverAlsoReports = conn.role === 'client' && peer !== undefined && peer.role === 'server' && ConnTable.decodes(peer);
+          for (const listener of this.#listeners) listener(flow, exchange, serverAlsoReports);
         },
         connectionClosed: (conn, event) => {
           if (this.#connectionListeners.length === 0) return;

@@ -64,7 +64,7 @@ function pass(stage) {
   if (out) pipeline.onFlow((flow) => out.writeJson(flowJsonBytes(flow)));
   if (red) pipeline.onFlow((flow) => red.observe(flow));
   if (detect) {
-    pipeline.onFlow((flow, exchange) => detect.detection.onFlow(flow, exchange));
+    pipeline.onFlow(detect.detection.onFlow);
     pipeline.onConnection((r) => detect.observeConnection(r));
     pipeline.onTick(() => detect.detection.onTick());
   }

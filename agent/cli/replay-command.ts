@@ -38,9 +38,9 @@ export async function replay(path: string, onFlow: (flow: Flow) => void, options
   let detect: DetectionFromConfig | undefined;
   if (options.detect) {
     const { config, onAnomaly } = options.detect;
-    pipeline.onFlow((flow, exchange) => {
+    pipeline.onFlow((flow, exchange, serverAlsoReports) => {
       detect ??= startDetection(config, () => recordedNowMs, onAnomaly);
-      detect.detection.onFlow(flow, exchange);
+      detect.detection.onFlow(flow, exchange, serverAlsoReports);
     });
     pipeline.onConnection((record) => detect?.observeConnection(record));
     pipeline.onTick(() => detect?.detection.onTick());

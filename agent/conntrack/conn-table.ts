@@ -132,6 +132,12 @@ export class ConnTable {
     return this.#conns.values();
   }
 
+  /** Whether any channel of `conn` has a protocol session (its bytes are being decoded into flows). */
+  static decodes(conn: Connection): boolean {
+    for (const channel of conn.channels.values()) if (channel.session !== undefined) return true;
+    return false;
+  }
+
   /** The connection whose local end is `remote` and remote end is `local`: the peer on this host. */
   peerOf(conn: Connection): Connection | undefined {
     return this.#byTuple.get(conn.peerTuple) ?? this.#recentlyEnded.get(conn.peerTuple);

@@ -48,9 +48,9 @@ export class Detection {
     this.#tickIntervalMs = options.tickIntervalMs ?? 1000;
   }
 
-  /** For pipeline.onFlow. */
-  readonly onFlow = (flow: Flow, exchange: Exchange): void => {
-    this.engine.observe(flow, exchange);
+  /** For pipeline.onFlow (see FlowListener for `serverAlsoReports`). */
+  readonly onFlow = (flow: Flow, exchange: Exchange, serverAlsoReports = false): void => {
+    this.engine.observe(flow, exchange, serverAlsoReports);
   };
 
   /** For pipeline.onTick (called every batch): ticks the engine once per interval. */

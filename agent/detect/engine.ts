@@ -42,6 +42,11 @@ export interface EngineCounters {
   detectorErrors: number;
   /** Flows that could not be observed (malformed), skipped. */
   badFlows: number;
+  /**
+   * Client-side flows of calls whose server end is decoded on this host too:
+   * the server's flow is observed, so the call counts once.
+   */
+  clientViews: number;
   /** Stored anomalies that could not be read back at start, skipped. */
   restoreErrors: number;
 }
@@ -89,7 +94,7 @@ export class AnomalyEngine {
   readonly baseline: Baseline;
   readonly config: DetectorConfig;
   readonly counters: EngineCounters = {
-    observations: 0, findings: 0, emitted: 0, openEvictions: 0, detectorErrors: 0, badFlows: 0, restoreErrors: 0,
+    observations: 0, findings: 0, emitted: 0, openEvictions: 0, detectorErrors: 0, badFlows: 0, clientViews: 0, restoreErrors: 0,
   };
   readonly #baselineDetectors: BaselineDetector[];
   readonly #detectors: Detector[];
@@ -179,8 +184,16 @@ export class AnomalyEngine {
     return { flow, exchange, endpoint: endpoint.name, pathParams: endpoint.params, nowMs, learning };
   }
 
-  /** Feed for pipeline.onFlow: every flow with its exchange. */
-  observe(flow: Flow, exchange: Exchange): void {
+  /**
+   * Feed for pipeline.onFlow: every flow with its exchange. The client's view
+   * of a call the server's end also reports (`serverAlsoReports`) is left out,
+   * so a call between two processes on this host is learnt and judged once.
+   */
+  observe(flow: Flow, exchange: Exchange, serverAlsoReports = false): void {
+    if (serverAlsoReports) {
+      this.counters.clientViews++;
+      return;
+    }
     let obs: Observation;
     let lookup: BaselineLookup;
     try {

@@ -57,6 +57,47 @@ describe('Pipeline', () => {
     expect(clientSide?.destination).toMatchObject({ port: 8080, pid: 200, process: 'python3' });
   });
 
+  describe('the client view of a host-local call', () => {
+    const server = open({ tgid: 200, fd: 7, role: 'server', localPort: 8080, remotePort: 40000, comm: 'nginx' });
+    const onServer = { tgid: 200, fd: 7 };
+    /** observedAt and serverAlsoReports of each flow, in the order reported. */
+    function views(events: SocketEvent[]): [string, boolean][] {
+      const pipeline = new Pipeline();
+      const seen: [string, boolean][] = [];
+      pipeline.onFlow((f, _exchange, serverAlsoReports) => seen.push([f.observedAt, serverAlsoReports]));
+      for (const e of events) pipeline.handle(e, 0);
+      return seen;
+    }
+
+    it('is marked when the server end is decoded too, so the call counts once', () => {
+      expect(views([
+        open(), server,
+        data('egress', 0, REQ), data('ingress', 0, REQ, onServer), data('egress', 0, RES, onServer), data('ingress', 0, RES),
+      ])).toEqual([['SERVER', false], ['CLIENT', true]]);
+    });
+
+    it('is marked even when the client read the answer before the server\'s write was seen', () => {
+      // Records of two CPUs: the client's read may come first; the server's read of the request never can.
+      expect(views([
+        open(), server,
+        data('egress', 0, REQ), data('ingress', 0, REQ, onServer), data('ingress', 0, RES), data('egress', 0, RES, onServer),
+      ])).toEqual([['CLIENT', true], ['SERVER', false]]);
+    });
+
+    it('is not marked when the server end is traced but not decoded (ciphertext of an unprobed TLS library)', () => {
+      const hello = '\x16\x03\x01\x00\x05hello';
+      expect(views([
+        open(), server,
+        data('ingress', 0, hello, { ...onServer, protocol: 'tls' }),
+        data('egress', 0, REQ, { source: 'ssl' }), data('ingress', 0, RES, { source: 'ssl' }),
+      ])).toEqual([['CLIENT', false]]);
+    });
+
+    it('is not marked when the server is not on this host', () => {
+      expect(views([open(), data('egress', 0, REQ), data('ingress', 0, RES)])).toEqual([['CLIENT', false]]);
+    });
+  });
+
   it('marks TLS plaintext flows and keeps positions per data source', () => {
     const { flows } = run([open(), data('egress', 0, REQ, { source: 'ssl' }), data('ingress', 0, RES, { source: 'ssl' })]);
     expect(flows.map((f) => f.tls)).toEqual([true]);

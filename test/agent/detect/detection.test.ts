@@ -85,4 +85,30 @@ describe('Detection wired to the pipeline', () => {
     expect(second.detection.status().relearning).toHaveProperty('process:curl');
     second.detection.close();
   });
+
+  it('counts a call between two processes on this host once, from the server end', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowscope-detection-'));
+    dirs.push(dir);
+    const clock = { now: T0 };
+    const { pipeline, detection } = setup(join(dir, 'baseline.db'), clock);
+    for (let i = 0; i < 5; i++) {
+      const fd = 10 + i;
+      const port = 40000 + i;
+      const client = { fd, localPort: port };
+      const server = { tgid: 200, fd: 50 + i };
+      const events: SocketEvent[] = [
+        openEvent(client),
+        openEvent({ ...server, role: 'server', localPort: 8080, remotePort: port, comm: 'nginx' }),
+        dataEvent('egress', 0, 'GET /orders HTTP/1.1\r\nHost: svc\r\n\r\n', client),
+        dataEvent('ingress', 0, 'GET /orders HTTP/1.1\r\nHost: svc\r\n\r\n', server),
+        dataEvent('egress', 0, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', server),
+        dataEvent('ingress', 0, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', client),
+      ];
+      for (const e of events) pipeline.handle(e, clock.now);
+    }
+    expect(pipeline.counters.flows.HTTP1).toBe(10);
+    expect(detection.map().edges).toEqual([expect.objectContaining({ source: 'process:curl', destination: 'process:nginx', port: 8080, requests: 5 })]);
+    expect(detection.status().engine).toMatchObject({ observations: 5, clientViews: 5 });
+    detection.close();
+  });
 });
