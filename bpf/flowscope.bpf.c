@@ -31,7 +31,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define FS_MAX_IOV 64                /* iovec entries walked per call (grpc-core writes 20+) */
 #define FS_INFER_ATTEMPTS 16         /* calls tried before a mid-stream connection is OTHER */
 #define FS_MAX_CAPTURE_LIMIT 65536   /* hard ceiling for settings.max_capture_bytes */
-#define FS_EMIT_STEPS 160            /* bpf_loop steps per call: >= 2*FS_MAX_IOV + chunks + 1 */
+#define FS_EMIT_STEPS 160            /* bpf_loop steps per call: >= 2*FS_MAX_IOV + 2*chunks + 1 */
 #define FS_WAKEUP_BYTES (256u << 10) /* wake the reader only once this much is pending */
 
 /* Written by the loader before load; the verifier then prunes on these values. */
@@ -487,54 +487,66 @@ struct user_msghdr_head {
 	__u64 msg_iovlen;
 };
 
-/* One call's bytes, described as DATA records by a bpf_loop over emit_step. */
+/* One call's bytes, described as DATA records by a bpf_loop over emit_step.
+ * Bytes are gathered into the payload across iovec segments, so a call makes
+ * one record per FS_MAX_CHUNK captured bytes, not one per segment: nginx
+ * writes a response as header + body (two segments), grpc-core 20 and more. */
 struct emit_state {
 	__u64 id; /* pid_tgid */
 	__u64 conn_gen;
-	__u64 pos;      /* position of the next undescribed byte */
+	__u64 pos;      /* position of the first byte of the record being gathered */
 	__u64 seg;      /* user pointer of the current segment */
 	__u64 iov;      /* user iovec array, 0 for a single buffer */
 	__u32 seg_left; /* bytes left in the current segment */
-	__u32 remaining; /* bytes of the call not yet described */
+	__u32 remaining; /* bytes of the call neither gathered nor described yet */
 	__u32 budget;    /* payload bytes still allowed */
+	__u32 filled;    /* bytes gathered in the payload for the record at pos */
 	__u32 iov_idx;
 	__u32 iovcnt;
 	__u32 fd;
 	__u8 dir;
 	__u8 source;
 	__u8 protocol;
-	__u8 _pad[5];
+	__u8 _pad[1];
 };
 
-/* Per-CPU scratch: the emit state lives in a map value, not on the stack, so
- * the verifier sees unknown scalars and checks emit_step once instead of once
- * per distinct constant budget/position it could track. The record header is
- * followed directly by its payload so one bpf_ringbuf_output sends both. */
+/* Scratch of one CPU: the emit state lives in a map value, not on the stack,
+ * so the verifier sees unknown scalars and checks emit_step once instead of
+ * once per distinct constant budget/position it could track. The record
+ * header is followed directly by its payload so one bpf_ringbuf_output sends
+ * both. The payload is twice the largest record: the verifier bounds a copy's
+ * offset (< FS_MAX_CHUNK) and length (<= FS_MAX_CHUNK) separately, not their
+ * sum. That is more than a per-CPU map value may hold (32 KiB), so this is a
+ * plain array with one slot per possible CPU (the loader sets the count). */
 struct data_scratch {
 	struct emit_state st;
 	struct fs_data rec;
-	__u8 payload[FS_MAX_CHUNK];
+	__u8 payload[2 * FS_MAX_CHUNK];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* possible CPUs, set by the loader */
 	__type(key, __u32);
 	__type(value, struct data_scratch);
 } data_scratch SEC(".maps");
 
+/* Programs run with migration disabled and never nest on one CPU's syscall or
+ * uprobe path, so a CPU's slot is its own for the whole call. */
 static __always_inline struct data_scratch *scratch(void)
 {
-	__u32 zero = 0;
+	__u32 cpu = bpf_get_smp_processor_id();
 
-	return bpf_map_lookup_elem(&data_scratch, &zero);
+	return bpf_map_lookup_elem(&data_scratch, &cpu);
 }
 
-/* One record for [st->pos, st->pos + len) carrying the first cap bytes of the
- * current segment; cap may be 0 (bytes counted, not captured). */
-static __always_inline void emit_record(struct data_scratch *b, __u32 len, __u32 cap)
+/* Sends the record being gathered: it stands for [st->pos, st->pos + len) and
+ * carries the st->filled bytes gathered so far (len >= filled; the bytes after
+ * them were not captured). The next record starts where this one ends. */
+static __always_inline void send_record(struct data_scratch *b, __u32 len)
 {
 	struct emit_state *st = &b->st;
+	__u32 cap = st->filled;
 
 	fill_header(&b->rec.hdr, FS_REC_DATA, st->id, st->fd, st->conn_gen);
 	b->rec.direction = st->dir;
@@ -547,23 +559,31 @@ static __always_inline void emit_record(struct data_scratch *b, __u32 len, __u32
 	barrier_var(cap);
 	if (cap > FS_MAX_CHUNK)
 		cap = 0;
-	if (cap && bpf_probe_read_user(b->payload, cap, (const void *)st->seg)) {
-		count_loss(FS_LOSS_READ_FAULT, 1);
-		cap = 0;
-	}
 	b->rec.cap_len = cap;
 	if (bpf_ringbuf_output(&events, &b->rec, sizeof(struct fs_data) + cap, wakeup_flags()))
 		count_loss(FS_LOSS_RINGBUF_FULL, 1);
+	st->pos += len;
+	st->filled = 0;
 }
 
-/* Describe everything left with one uncaptured record. */
-static __always_inline void emit_rest(struct data_scratch *b)
+/* Sends what is gathered as a record that also stands for the rest of the call. */
+static __always_inline void send_rest(struct data_scratch *b)
 {
 	struct emit_state *st = &b->st;
 
-	emit_record(b, st->remaining, 0);
-	st->pos += st->remaining;
+	send_record(b, st->filled + st->remaining);
 	st->remaining = 0;
+}
+
+/* Copies up to n bytes of the current segment into the payload after what is gathered. */
+static __always_inline int gather(struct data_scratch *b, __u32 n)
+{
+	__u32 off = b->st.filled & (FS_MAX_CHUNK - 1); /* < FS_MAX_CHUNK: a full payload is sent first */
+
+	barrier_var(n);
+	if (n > FS_MAX_CHUNK)
+		return -1;
+	return bpf_probe_read_user(b->payload + off, n, (const void *)b->st.seg);
 }
 
 static long emit_step(__u32 index, void *ctx)
@@ -571,7 +591,7 @@ static long emit_step(__u32 index, void *ctx)
 	struct data_scratch *b = scratch();
 	struct emit_state *st;
 	struct user_iovec v;
-	__u32 n, len;
+	__u32 n;
 
 	if (!b)
 		return 1;
@@ -580,17 +600,17 @@ static long emit_step(__u32 index, void *ctx)
 		return 1;
 	if (st->seg_left == 0) {
 		if (!st->iov || st->iov_idx >= st->iovcnt) {
-			emit_rest(b); /* the call reported more bytes than its buffers hold */
+			send_rest(b); /* the call reported more bytes than its buffers hold */
 			return 1;
 		}
 		if (st->iov_idx >= FS_MAX_IOV) {
 			count_loss(FS_LOSS_IOV_LIMIT, st->iovcnt - st->iov_idx);
-			emit_rest(b);
+			send_rest(b);
 			return 1;
 		}
 		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(st->iov + st->iov_idx * sizeof(v)))) {
 			count_loss(FS_LOSS_READ_FAULT, 1);
-			emit_rest(b);
+			send_rest(b);
 			return 1;
 		}
 		st->iov_idx++;
@@ -599,28 +619,39 @@ static long emit_step(__u32 index, void *ctx)
 		return 0;
 	}
 	if (st->budget == 0) {
+		/* Cap reached: the last record also stands for the rest of the call. */
 		count_loss(FS_LOSS_TRUNCATED, st->remaining);
-		emit_rest(b);
+		send_rest(b);
 		return 1;
 	}
+	if (st->filled >= FS_MAX_CHUNK) {
+		send_record(b, st->filled);
+		return 0;
+	}
 	n = st->seg_left;
-	if (n > FS_MAX_CHUNK)
-		n = FS_MAX_CHUNK;
+	if (n > FS_MAX_CHUNK - st->filled)
+		n = FS_MAX_CHUNK - st->filled;
 	if (n > st->budget)
 		n = st->budget;
-	len = n;
-	if (n == st->budget && st->remaining > n) {
-		/* Cap reached: this record also stands for the rest of the call. */
-		len = st->remaining;
-		count_loss(FS_LOSS_TRUNCATED, len - n);
+	if (gather(b, n)) {
+		/* What was gathered goes as it is, these bytes as uncaptured. */
+		count_loss(FS_LOSS_READ_FAULT, 1);
+		if (st->filled)
+			send_record(b, st->filled);
+		send_record(b, n);
+	} else {
+		st->filled += n;
 	}
-	emit_record(b, len, n);
-	st->pos += len;
-	st->remaining -= len;
+	st->remaining -= n;
 	st->seg += n;
 	st->seg_left -= n;
 	st->budget -= n;
-	return st->remaining == 0;
+	if (st->remaining == 0) {
+		if (st->filled)
+			send_record(b, st->filled);
+		return 1;
+	}
+	return 0;
 }
 
 static __always_inline __u32 capture_budget(void)
@@ -641,19 +672,23 @@ static __always_inline void emit_data(const struct emit_state *st)
 	}
 	b->st = *st;
 	if (b->st.source == FS_SRC_SENDFILE) {
-		emit_rest(b);
+		send_rest(b);
 		return;
 	}
 	/* The common case, one buffer that fits one record under the cap, is
 	 * one read and one output here instead of the loop's machinery. */
 	if (!b->st.iov && b->st.seg_left == b->st.remaining && b->st.remaining <= FS_MAX_CHUNK &&
 	    b->st.remaining <= b->st.budget) {
-		emit_record(b, b->st.remaining, b->st.remaining);
+		if (gather(b, b->st.remaining))
+			count_loss(FS_LOSS_READ_FAULT, 1);
+		else
+			b->st.filled = b->st.remaining;
+		send_record(b, b->st.remaining);
 		return;
 	}
 	bpf_loop(FS_EMIT_STEPS, emit_step, NULL, 0);
-	if (b->st.remaining)
-		emit_rest(b); /* out of steps: still describe every byte */
+	if (b->st.remaining || b->st.filled)
+		send_rest(b); /* out of steps: still describe every byte */
 }
 
 /* ---- Syscall side: one program on sys_enter, one on sys_exit ----------- */

@@ -246,7 +246,7 @@ FS_API int fs_open(const char *bpf_obj_path, uint32_t agent_tgid, uint32_t max_c
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
 	struct fs_loader *l;
 	struct bpf_map *events, *map;
-	int err;
+	int err, ncpu;
 
 	begin(NULL);
 	if (!bpf_obj_path || !out)
@@ -292,6 +292,17 @@ FS_API int fs_open(const char *bpf_obj_path, uint32_t agent_tgid, uint32_t max_c
 			err_set("ring buffer size %u: %s\n", ring_buffer_bytes, strerror(-err));
 			goto fail;
 		}
+	}
+	/* One emit scratch slot per CPU (bpf/flowscope.bpf.c, struct data_scratch). */
+	map = bpf_object__find_map_by_name(l->obj, "data_scratch");
+	ncpu = libbpf_num_possible_cpus();
+	if (map && ncpu > 0)
+		err = bpf_map__set_max_entries(map, ncpu);
+	else
+		err = map ? ncpu : -ENOENT;
+	if (err) {
+		err_set("scratch map `data_scratch` for %d CPUs: %s\n", ncpu, strerror(-err));
+		goto fail;
 	}
 	err = load_without_signals(l->obj);
 	if (err) {

@@ -237,16 +237,58 @@ c.close()`,
       const sent = capture.dataOf(open).filter((d) => d.direction === L.FS_DIR_EGRESS);
       const letters = Array.from({ length: 64 }, (_, i) => String.fromCharCode(65 + (i % 26))).join('');
       expect(captured(sent, L.FS_DIR_EGRESS, L.FS_SRC_SYSCALL).toString('latin1')).toBe(request + letters);
-      const tail = sent.find((d) => d.capLen === 0)!;
-      expect(tail.len).toBe(6); // entries 65..70 described, not captured
-      expect(sent.reduce((n, d) => n + d.len, 0)).toBe(request.length + 70);
+      // One record per call, however many segments it had: the 70-entry sendmsg is one
+      // record of 70 bytes whose last 6 (entries 65..70) are described, not captured.
+      expect(sent.map((d) => [d.len, d.capLen])).toEqual([[request.length / 2, request.length / 2], [request.length / 2, request.length / 2], [70, 64]]);
       expect(capture.loader.readLosses()[L.FS_LOSS_IOV_LIMIT]).toBeGreaterThanOrEqual(6);
+      const answer = capture.dataOf(serverOpen).filter((d) => d.direction === L.FS_DIR_EGRESS);
+      expect(answer.map((d) => [d.len, d.capLen])).toEqual([[40, 40]]); // writev of two segments
 
       const received = captured(capture.dataOf(serverOpen), L.FS_DIR_INGRESS, L.FS_SRC_SYSCALL).toString('latin1');
       expect(received).toBe(request + Array.from({ length: 70 }, (_, i) => String.fromCharCode(65 + (i % 26))).join(''));
       expect(captured(capture.dataOf(open), L.FS_DIR_INGRESS, L.FS_SRC_SYSCALL).toString('latin1')).toBe(
         'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
       );
+    });
+
+    it('gathers the segments of one call across record boundaries, up to the cap', async () => {
+      const port = await freePort();
+      const server = startProcess('python3', [
+        '-c',
+        `import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', ${port})); s.listen()
+while True:
+    c, _ = s.accept()
+    while c.recv(65536): pass`,
+      ]);
+      await waitForListen('127.0.0.1', port);
+      // Three 30,000-byte segments (HTTP-looking, so payload is captured): 90,000 bytes in one call, over the 64 KiB cap.
+      const client = await runClient('python3', [
+        '-c',
+        `import socket, os
+c = socket.create_connection(('127.0.0.1', ${port}))
+head = b'POST /up HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'
+segments = [head + b'A' * (30000 - len(head)), b'B' * 30000, b'C' * 30000]
+n = os.writev(c.fileno(), segments)
+print(n)
+c.close()`,
+      ]);
+      const written = Number(client.stdout.toString());
+      const open = await capture.waitFor('client open record', () => capture.opens((o) => o.tgid === client.pid && o.remotePort === port)[0]);
+      await capture.waitFor('client close record', () => capture.closeOf(open));
+      const sent = capture.dataOf(open).filter((d) => d.direction === L.FS_DIR_EGRESS);
+      expect(written).toBe(90000); // a blocking TCP writev sends it all
+      // 16 KiB records filled across segment ends; the fourth carries the cap's last bytes and stands for the rest.
+      expect(sent.map((d) => [Number(d.pos), d.len, d.capLen])).toEqual([
+        [0, 16384, 16384], [16384, 16384, 16384], [32768, 16384, 16384], [49152, 90000 - 49152, 16384],
+      ]);
+      expect(capture.loader.readLosses()[L.FS_LOSS_TRUNCATED]).toBeGreaterThanOrEqual(90000 - 65536);
+      const bytes = captured(sent, L.FS_DIR_EGRESS, L.FS_SRC_SYSCALL);
+      const head = 'POST /up HTTP/1.1\r\nHost: x\r\n\r\n';
+      const expected = Buffer.concat([Buffer.from(head), Buffer.alloc(30000 - head.length, 65), Buffer.alloc(30000, 66), Buffer.alloc(30000, 67)]).subarray(0, 65536);
+      expect(bytes.subarray(0, expected.length).equals(expected)).toBe(true);
+      server.kill();
     });
 
     it('lists kernel connections by (tgid, fd) and forgets them for garbage collection', async () => {
