@@ -134,6 +134,7 @@ export class ConnTable {
 
   /** Whether any channel of `conn` has a protocol session (its bytes are being decoded into flows). */
   static decodes(conn: Connection): boolean {
+    if (conn.recentChannel?.session !== undefined) return true; // the usual answer, without an iterator
     for (const channel of conn.channels.values()) if (channel.session !== undefined) return true;
     return false;
   }
