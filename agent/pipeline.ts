@@ -44,10 +44,11 @@ export interface PipelineCounters {
  *
  * A call between two traced processes on this host gives two flows, one per
  * end. `serverAlsoReports` marks the client's one when the server's end is
- * being decoded too (the server's flow is then reported as well, usually just
- * before): consumers that count each call once (baseline, detection) skip it.
- * The server's end reads the request before the client can read the answer,
- * so by the client's flow the server's session exists if it ever will.
+ * decoded as the same protocol (the server's flow is then reported as well,
+ * usually just before): consumers that count each call once (baseline,
+ * detection) skip it. The server's end reads the request before the client
+ * can read the answer, so by the client's flow the server's session exists if
+ * it ever will.
  */
 export type FlowListener = (flow: Flow, exchange: Exchange, serverAlsoReports: boolean) => void;
 export type ConnectionListener = (record: ConnectionRecord) => void;
@@ -98,7 +99,7 @@ export class Pipeline {
           this.counters.flows[flow.protocol]++;
           // buildFlow kept the connection's ends, with the peer they were made from.
           const peer = conn.ends?.peer;
-          const serverAlsoReports = conn.role === 'client' && peer !== undefined && peer.role === 'server' && ConnTable.decodes(peer);
+          const serverAlsoReports = conn.role === 'client' && peer !== undefined && peer.role === 'server' && ConnTable.decodesAlike(conn, tls, peer);
           for (const listener of this.#listeners) listener(flow, exchange, serverAlsoReports);
         },
         connectionClosed: (conn, event) => {

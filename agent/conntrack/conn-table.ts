@@ -47,6 +47,8 @@ export interface Channel {
   readonly tls: boolean;
   readonly streams: Record<Direction, OrderedStream>;
   session?: ProtocolSession;
+  /** The protocol the session decodes, as the kernel inferred it from the first bytes. */
+  sessionProtocol?: KernelProtocol;
   /** Set once a session could not be made (protocol we do not decode). */
   undecodable: boolean;
 }
@@ -132,10 +134,18 @@ export class ConnTable {
     return this.#conns.values();
   }
 
-  /** Whether any channel of `conn` has a protocol session (its bytes are being decoded into flows). */
-  static decodes(conn: Connection): boolean {
-    if (conn.recentChannel?.session !== undefined) return true; // the usual answer, without an iterator
-    for (const channel of conn.channels.values()) if (channel.session !== undefined) return true;
+  /**
+   * Whether `peer` decodes the same protocol as `conn` does on its plaintext
+   * (`tls`) or syscall channel. The same connection can be decoded as two
+   * protocols: a gRPC server writes its HTTP/2 settings first and is decoded as
+   * HTTP/2 while an HTTP/1 client talks at it, and only the client's flows exist.
+   */
+  static decodesAlike(conn: Connection, tls: boolean, peer: Connection): boolean {
+    const protocol = conn.channels.get(tls ? 'ssl' : 'syscall')?.sessionProtocol;
+    if (protocol === undefined) return false;
+    const recent = peer.recentChannel; // the usual answer, without an iterator
+    if (recent?.sessionProtocol === protocol) return true;
+    for (const channel of peer.channels.values()) if (channel.sessionProtocol === protocol) return true;
     return false;
   }
 
@@ -293,6 +303,7 @@ export class ConnTable {
         unpairedResponse: (p) => this.events.unpairedResponse(p),
       };
       channel.session = factory(events, { ...this.options.protocols, startsAtConnectionStart: !conn.preexisting });
+      channel.sessionProtocol = protocol;
       if (channel.session.tick) this.#ticking.set(channel.session, conn);
     }
     channel.session.push(sideOf(conn.role, direction), bytes, tsNs);

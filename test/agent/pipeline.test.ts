@@ -93,6 +93,17 @@ describe('Pipeline', () => {
       ])).toEqual([['CLIENT', false]]);
     });
 
+    it('is not marked when the server end decodes another protocol (HTTP/1 sent to a gRPC server)', () => {
+      // The server's first bytes are its own HTTP/2 SETTINGS frame: its end is decoded as HTTP/2.
+      const settings = '\x00\x00\x00\x04\x00\x00\x00\x00\x00';
+      expect(views([
+        open(), server,
+        data('egress', 0, settings, { ...onServer, protocol: 'http2' }),
+        data('egress', 0, REQ), data('ingress', 0, REQ, { ...onServer, protocol: 'http2' }),
+        data('ingress', 0, RES),
+      ])).toEqual([['CLIENT', false]]);
+    });
+
     it('is not marked when the server is not on this host', () => {
       expect(views([open(), data('egress', 0, REQ), data('ingress', 0, RES)])).toEqual([['CLIENT', false]]);
     });
