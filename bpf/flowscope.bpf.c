@@ -531,8 +531,8 @@ struct {
 	__type(value, struct data_scratch);
 } data_scratch SEC(".maps");
 
-/* Programs run with migration disabled and never nest on one CPU's syscall or
- * uprobe path, so a CPU's slot is its own for the whole call. */
+/* Programs run with migration disabled: as with the per-CPU array this was, a
+ * CPU's slot serves the program running on that CPU. */
 static __always_inline struct data_scratch *scratch(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
