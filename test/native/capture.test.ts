@@ -14,6 +14,7 @@ import {
   freePort,
   runClient,
   startProcess,
+  startTcpServer,
   stopAll,
   waitForListen,
   type ConnOpen,
@@ -115,18 +116,9 @@ describe('syscall capture on loopback', () => {
 
   it('gives a non-HTTP TCP connection open and close records with byte counts but no payload', async () => {
     const port = await freePort();
-    const server = startProcess('python3', [
-      '-c',
-      `import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', ${port})); s.listen()
-while True:
-    c, _ = s.accept()
-    data = c.recv(100)
-    c.sendall(b'+PONG ' + data)
-    c.close()`,
-    ]);
-    await waitForListen('127.0.0.1', port);
+    const server = await startTcpServer(port, `data = c.recv(100)
+c.sendall(b'+PONG ' + data)
+c.close()`);
     const client = await runClient('python3', [
       '-c',
       `import socket

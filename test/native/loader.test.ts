@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as L from '../../agent/capture/record-layout.generated.js';
 import { FlowscopeError } from '../../agent/errors.js';
 import { BpfLoader, DRAIN_MIN_BUFFER } from '../../native/loader.js';
-import { buildNative, Capture, captured, freePort, runClient, startProcess, stopAll, waitForListen } from './support.js';
+import { buildNative, Capture, captured, freePort, runClient, startProcess, startTcpServer, stopAll, waitForListen } from './support.js';
 
 function expectFlowscopeError(fn: () => unknown, code: string, message: RegExp): FlowscopeError {
   try {
@@ -188,28 +188,19 @@ describe('BpfLoader', () => {
     it('walks iovecs of sendmsg, writev, recvmsg and readv, and counts entries beyond 64', async () => {
       const port = await freePort();
       const request = 'GET /iov/one HTTP/1.1\r\nHost: x\r\n\r\nGET /iov/two HTTP/1.1\r\nHost: x\r\n\r\n';
-      const server = startProcess('python3', [
-        '-c',
-        `import socket, os
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', ${port})); s.listen()
-while True:
-    c, _ = s.accept()
-    b1, b2 = bytearray(5), bytearray(4096)
-    got = 0
-    while got < ${request.length}:
-        n = c.recvmsg_into([b1, b2])[0]
-        if n == 0: break
-        got += n
-    os.writev(c.fileno(), [b'HTTP/1.1 200 OK\\r\\n', b'Content-Length: 2\\r\\n\\r\\nok'])
-    got = 0
-    while got < 70:
-        n = os.readv(c.fileno(), [b1, b2])
-        if n == 0: break
-        got += n
-    c.close()`,
-      ]);
-      await waitForListen('127.0.0.1', port);
+      const server = await startTcpServer(port, `b1, b2 = bytearray(5), bytearray(4096)
+got = 0
+while got < ${request.length}:
+    n = c.recvmsg_into([b1, b2])[0]
+    if n == 0: break
+    got += n
+os.writev(c.fileno(), [b'HTTP/1.1 200 OK\\r\\n', b'Content-Length: 2\\r\\n\\r\\nok'])
+got = 0
+while got < 70:
+    n = os.readv(c.fileno(), [b1, b2])
+    if n == 0: break
+    got += n
+c.close()`);
       const client = await runClient('python3', [
         '-c',
         `import socket, os
@@ -253,16 +244,7 @@ c.close()`,
 
     it('gathers the segments of one call across record boundaries, up to the cap', async () => {
       const port = await freePort();
-      const server = startProcess('python3', [
-        '-c',
-        `import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', ${port})); s.listen()
-while True:
-    c, _ = s.accept()
-    while c.recv(65536): pass`,
-      ]);
-      await waitForListen('127.0.0.1', port);
+      const server = await startTcpServer(port, 'while c.recv(65536): pass');
       // Three 30,000-byte segments (HTTP-looking, so payload is captured): 90,000 bytes in one call, over the 64 KiB cap.
       const client = await runClient('python3', [
         '-c',

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as L from '../../agent/capture/record-layout.generated.js';
-import { buildNative, Capture, captured, freePort, startProcess, stopAll, waitForListen } from './support.js';
+import { buildNative, Capture, captured, freePort, startProcess, startTcpServer, stopAll } from './support.js';
 
 describe('connections open before the loader', () => {
   let dir: string;
@@ -27,20 +27,11 @@ describe('connections open before the loader', () => {
     const port = await freePort();
     const ready = join(dir, 'ready');
     const go = join(dir, 'go');
-    const server = startProcess('python3', [
-      '-c',
-      `import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', ${port})); s.listen()
-while True:
-    c, _ = s.accept()
-    while True:
-        data = c.recv(4096)
-        if not data: break
-        if b'GET' in data: c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok')
-    c.close()`,
-    ]);
-    await waitForListen('127.0.0.1', port);
+    const server = await startTcpServer(port, `while True:
+    data = c.recv(4096)
+    if not data: break
+    if b'GET' in data: c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok')
+c.close()`);
     const client = startProcess('python3', [
       '-c',
       `import socket, os, time

@@ -205,6 +205,26 @@ export function startProcess(cmd: string, args: string[], opts: { cwd?: string }
   return child;
 }
 
+/**
+ * A python3 TCP server on 127.0.0.1:port that runs `perConnection` (python, the
+ * accepted socket as `c`, `os` imported) for each connection in turn; resolves
+ * once it listens.
+ */
+export async function startTcpServer(port: number, perConnection: string): Promise<ChildProcess> {
+  const body = perConnection.split('\n').map((line) => `    ${line}`).join('\n');
+  const server = startProcess('python3', [
+    '-c',
+    `import socket, os
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', ${port})); s.listen()
+while True:
+    c, _ = s.accept()
+${body}`,
+  ]);
+  await waitForListen('127.0.0.1', port);
+  return server;
+}
+
 /** Runs a client to completion; resolves with its pid and stdout. */
 export function runClient(cmd: string, args: string[]): Promise<{ pid: number; stdout: Buffer }> {
   return new Promise((resolve, reject) => {

@@ -4,7 +4,7 @@
 // TCP connection at the end of the same process proves it was being traced.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as L from '../../agent/capture/record-layout.generated.js';
-import { buildNative, Capture, freePort, runClient, startProcess, stopAll, waitForListen } from './support.js';
+import { buildNative, Capture, freePort, runClient, startTcpServer, stopAll } from './support.js';
 
 describe('unrelated syscalls', () => {
   let capture: Capture;
@@ -21,15 +21,7 @@ describe('unrelated syscalls', () => {
 
   it('a burst of 100k non-TCP calls yields no record and no loss; the TCP connection after it is seen', async () => {
     const port = await freePort();
-    startProcess('python3', [
-      '-c',
-      `import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', ${port})); s.listen()
-while True:
-    c, _ = s.accept(); c.recv(100); c.close()`,
-    ]);
-    await waitForListen('127.0.0.1', port);
+    await startTcpServer(port, 'c.recv(100); c.close()');
     const before = capture.loader.readLosses();
     const client = await runClient('python3', [
       '-c',
