@@ -526,25 +526,29 @@ fail:
 	return finish_attach(err);
 }
 
-static struct bpf_link *attach_at(struct fs_loader *l, const char *prog_name, const char *path, uint64_t offset,
-				  uint64_t cookie, bool retprobe, int *err)
+/* Attaches prog_name at a file offset of path and keeps the link in t (room
+ * made by ssl_claim). Returns 0 or a negative errno, with the reason set. */
+static int attach_into(struct fs_loader *l, struct ssl_target *t, const char *prog_name, const char *path,
+		       uint64_t offset, uint64_t cookie, bool retprobe)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe);
 	struct bpf_program *prog = bpf_object__find_program_by_name(l->obj, prog_name);
 	struct bpf_link *link;
+	int err;
 
 	if (!prog) {
-		*err = -ENOENT;
 		err_set("program %s missing from flowscope.bpf.o: rebuild it with `make -C native`\n", prog_name);
-		return NULL;
+		return -ENOENT;
 	}
 	link = bpf_program__attach_uprobe_opts(prog, -1, path, (size_t)offset, &opts);
 	if (!link) {
-		*err = -errno;
+		err = -errno;
 		err_set("%s %s at file offset 0x%llx in %s: %s\n", retprobe ? "uretprobe" : "uprobe", prog_name,
-			(unsigned long long)offset, path, strerror(-*err));
+			(unsigned long long)offset, path, strerror(-err));
+		return err;
 	}
-	return link;
+	t->links[t->count++] = link;
+	return 0;
 }
 
 /*
@@ -566,7 +570,6 @@ FS_API int fs_attach_ssl_core(struct fs_loader *l, const char *binary_path, uint
 		{ "handle_ssl_read_ex", read_offset },
 	};
 	struct ssl_target *t;
-	struct bpf_link *link;
 	size_t i;
 	int err = 0;
 
@@ -580,14 +583,11 @@ FS_API int fs_attach_ssl_core(struct fs_loader *l, const char *binary_path, uint
 	if (!t)
 		return finish(err);
 	for (i = 0; i < sizeof(cores) / sizeof(cores[0]); i++) {
-		link = attach_at(l, cores[i].prog, binary_path, cores[i].offset, 0, false, &err);
-		if (!link)
+		err = attach_into(l, t, cores[i].prog, binary_path, cores[i].offset, 0, false);
+		if (!err)
+			err = attach_into(l, t, "handle_ssl_return", binary_path, cores[i].offset, 0, true);
+		if (err)
 			goto fail;
-		t->links[t->count++] = link;
-		link = attach_at(l, "handle_ssl_return", binary_path, cores[i].offset, 0, true, &err);
-		if (!link)
-			goto fail;
-		t->links[t->count++] = link;
 	}
 	return finish_attach(t->count);
 
@@ -607,7 +607,6 @@ FS_API int fs_attach_go_tls(struct fs_loader *l, const char *binary_path, const 
 			    uint32_t read_ret_count)
 {
 	struct ssl_target *t;
-	struct bpf_link *link;
 	uint32_t slot, i;
 	int err = 0;
 
@@ -639,20 +638,13 @@ FS_API int fs_attach_go_tls(struct fs_loader *l, const char *binary_path, const 
 	t->go_slot = (int)slot;
 	l->go_slot_used[slot] = 1;
 
-	link = attach_at(l, "handle_go_tls_write", binary_path, write_offset, slot, false, &err);
-	if (!link)
+	err = attach_into(l, t, "handle_go_tls_write", binary_path, write_offset, slot, false);
+	if (!err)
+		err = attach_into(l, t, "handle_go_tls_read", binary_path, read_offset, slot, false);
+	for (i = 0; !err && i < read_ret_count; i++)
+		err = attach_into(l, t, "handle_go_tls_read_ret", binary_path, read_ret_offsets[i], slot, false);
+	if (err)
 		goto fail;
-	t->links[t->count++] = link;
-	link = attach_at(l, "handle_go_tls_read", binary_path, read_offset, slot, false, &err);
-	if (!link)
-		goto fail;
-	t->links[t->count++] = link;
-	for (i = 0; i < read_ret_count; i++) {
-		link = attach_at(l, "handle_go_tls_read_ret", binary_path, read_ret_offsets[i], slot, false, &err);
-		if (!link)
-			goto fail;
-		t->links[t->count++] = link;
-	}
 	return finish_attach(t->count);
 
 fail:
