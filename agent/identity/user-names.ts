@@ -41,15 +41,18 @@ export class UserNames {
   /**
    * The user's name, or the uid as a decimal string when no passwd entry names
    * it. `container` names the process's own passwd file (via `procRoot/pid/root`);
-   * without a path, only a file read earlier for that container is used.
+   * without a path, only a file read earlier for that container is used. A
+   * container file that cannot be read (the process is exiting, or the image
+   * has none) names nothing and is not remembered: the host's names are not
+   * the container's, and a later process of the container may read its own.
    */
   name(uid: number, container?: { id: string; passwdPath?: string }): string {
     let names = this.#host;
     if (container) {
       let own = this.#containers.get(container.id);
       if (!own) {
-        if (container.passwdPath === undefined) return String(uid);
-        own = readPasswd(container.passwdPath) ?? this.#host;
+        own = container.passwdPath === undefined ? undefined : readPasswd(container.passwdPath);
+        if (!own) return String(uid);
         if (this.#containers.size >= this.#maxContainers) this.#containers.delete(this.#containers.keys().next().value!);
         this.#containers.set(container.id, own);
       }

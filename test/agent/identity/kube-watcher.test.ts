@@ -251,6 +251,9 @@ describe('IdentityResolver with Kubernetes', () => {
     writeFileSync(join(dir, 'status'), 'Uid:\t0\t0\t0\t0\n');
     writeFileSync(join(dir, 'cgroup'), `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${podUid.replaceAll('-', '_')}.slice/cri-containerd-${hex(7)}.scope\n`);
     symlinkSync('/app/checkout', join(dir, 'exe'));
+    // The container's own root, where its user names come from.
+    mkdirSync(join(dir, 'root', 'etc'), { recursive: true });
+    writeFileSync(join(dir, 'root', 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
 
     resolver = new IdentityResolver({ kubeconfig, nodeName: NODE, procRoot, kubeWatch: { backoffMinMs: 50 } });
     expect(resolver.kubeIndex).toBeDefined();

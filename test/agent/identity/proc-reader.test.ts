@@ -1,5 +1,8 @@
 // /proc parsing, on text shaped like the kernel's and on real processes.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseStat, parseStatusUid, ProcReader } from '../../../agent/identity/proc-reader.js';
 import { parsePasswd, UserNames } from '../../../agent/identity/user-names.js';
@@ -102,5 +105,22 @@ describe('user names', () => {
     const users = new UserNames('/etc/passwd');
     expect(users.name(0)).toBe('root');
     expect(users.name(4_000_000)).toBe('4000000');
+  });
+
+  it('names the uids of a container only from its own file, and remembers only a file it read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowscope-passwd-'));
+    try {
+      const own = join(dir, 'passwd');
+      writeFileSync(own, 'app:x:0:0::/:/bin/sh\n');
+      const users = new UserNames('/etc/passwd');
+      // Unreadable (the process exiting, or no file in the image): the number, not the host's 'root'.
+      expect(users.name(0, { id: 'c1', passwdPath: join(dir, 'missing') })).toBe('0');
+      expect(users.name(0, { id: 'c1' })).toBe('0');
+      // A later process of the same container reads its file; later lookups without a path use it.
+      expect(users.name(0, { id: 'c1', passwdPath: own })).toBe('app');
+      expect(users.name(0, { id: 'c1' })).toBe('app');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
