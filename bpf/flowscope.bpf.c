@@ -201,7 +201,7 @@ static __always_inline void count_loss(__u32 cause, __u64 n)
 	__u64 *v = bpf_map_lookup_elem(&loss_counters, &cause);
 
 	if (v)
-		*v += n;
+		__sync_fetch_and_add(v, n); /* the program may be preempted (scratch_claim) */
 }
 
 static __always_inline __u64 wakeup_flags(void)
@@ -510,15 +510,17 @@ struct emit_state {
 	__u8 _pad[1];
 };
 
-/* Scratch of one CPU: the emit state lives in a map value, not on the stack,
- * so the verifier sees unknown scalars and checks emit_step once instead of
- * once per distinct constant budget/position it could track. The record
- * header is followed directly by its payload so one bpf_ringbuf_output sends
- * both. The payload is twice the largest record: the verifier bounds a copy's
- * offset (< FS_MAX_CHUNK) and length (<= FS_MAX_CHUNK) separately, not their
- * sum. That is more than a per-CPU map value may hold (32 KiB), so this is a
- * plain array with one slot per possible CPU (the loader sets the count). */
+/* An emit scratch slot: the emit state lives in a map value, not on the
+ * stack, so the verifier sees unknown scalars and checks emit_step once
+ * instead of once per distinct constant budget/position it could track. The
+ * record header is followed directly by its payload so one bpf_ringbuf_output
+ * sends both. The payload is twice the largest record: the verifier bounds a
+ * copy's offset (< FS_MAX_CHUNK) and length (<= FS_MAX_CHUNK) separately, not
+ * their sum. That is more than a per-CPU map value may hold (32 KiB), so this
+ * is a plain array of FS_SCRATCH_SLOTS slots per possible CPU (the loader sets
+ * the count). */
 struct data_scratch {
+	__u64 owner; /* pid_tgid of the call being described, 0 when free */
 	struct emit_state st;
 	struct fs_data rec;
 	__u8 payload[2 * FS_MAX_CHUNK];
@@ -526,18 +528,44 @@ struct data_scratch {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1); /* possible CPUs, set by the loader */
+	__uint(max_entries, 1); /* FS_SCRATCH_SLOTS per possible CPU, set by the loader */
 	__type(key, __u32);
 	__type(value, struct data_scratch);
 } data_scratch SEC(".maps");
 
-/* Programs run with migration disabled: as with the per-CPU array this was, a
- * CPU's slot serves the program running on that CPU. */
-static __always_inline struct data_scratch *scratch(void)
+/* Programs run with migration disabled, so a CPU's slots serve only programs
+ * on that CPU, but not always with preemption disabled: a uprobe program, or a
+ * syscall tracepoint's on a kernel whose syscall tracepoints may fault, can be
+ * preempted on a preemptible kernel, and the next program on that CPU must
+ * not write into the preempted one's record. A slot is taken with a
+ * compare-and-swap and given back when the call is described; a program that
+ * finds its CPU's slots all taken describes the call without its bytes. */
+static __always_inline struct data_scratch *scratch_claim(__u64 id, __u32 *slot)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 first = bpf_get_smp_processor_id() * FS_SCRATCH_SLOTS;
 
-	return bpf_map_lookup_elem(&data_scratch, &cpu);
+	for (__u32 i = first; i < first + FS_SCRATCH_SLOTS; i++) {
+		struct data_scratch *b = bpf_map_lookup_elem(&data_scratch, &i);
+
+		if (b && __sync_val_compare_and_swap(&b->owner, 0, id) == 0) {
+			*slot = i;
+			return b;
+		}
+	}
+	return NULL;
+}
+
+static __always_inline void fill_data_header(struct fs_data *rec, const struct emit_state *st, __u32 len)
+{
+	fill_header(&rec->hdr, FS_REC_DATA, st->id, st->fd, st->conn_gen);
+	rec->direction = st->dir;
+	rec->source = st->source;
+	rec->protocol = st->protocol;
+	rec->_pad0 = 0;
+	rec->len = len;
+	rec->pos = st->pos;
+	rec->cap_len = 0;
+	rec->_pad1 = 0;
 }
 
 /* Sends the record being gathered: it stands for [st->pos, st->pos + len) and
@@ -548,14 +576,7 @@ static __always_inline void send_record(struct data_scratch *b, __u32 len)
 	struct emit_state *st = &b->st;
 	__u32 cap = st->filled;
 
-	fill_header(&b->rec.hdr, FS_REC_DATA, st->id, st->fd, st->conn_gen);
-	b->rec.direction = st->dir;
-	b->rec.source = st->source;
-	b->rec.protocol = st->protocol;
-	b->rec._pad0 = 0;
-	b->rec.len = len;
-	b->rec.pos = st->pos;
-	b->rec._pad1 = 0;
+	fill_data_header(&b->rec, st, len);
 	barrier_var(cap);
 	if (cap > FS_MAX_CHUNK)
 		cap = 0;
@@ -564,6 +585,16 @@ static __always_inline void send_record(struct data_scratch *b, __u32 len)
 		count_loss(FS_LOSS_RINGBUF_FULL, 1);
 	st->pos += len;
 	st->filled = 0;
+}
+
+/* Describes the whole call without its bytes (no scratch slot was free). */
+static __always_inline void send_uncaptured(const struct emit_state *st)
+{
+	struct fs_data rec;
+
+	fill_data_header(&rec, st, st->remaining);
+	if (bpf_ringbuf_output(&events, &rec, sizeof(rec), wakeup_flags()))
+		count_loss(FS_LOSS_RINGBUF_FULL, 1);
 }
 
 /* Sends what is gathered as a record that also stands for the rest of the call. */
@@ -586,9 +617,10 @@ static __always_inline int gather(struct data_scratch *b, __u32 n)
 	return bpf_probe_read_user(b->payload + off, n, (const void *)b->st.seg);
 }
 
+/* ctx: the index of the scratch slot emit_data claimed. */
 static long emit_step(__u32 index, void *ctx)
 {
-	struct data_scratch *b = scratch();
+	struct data_scratch *b = bpf_map_lookup_elem(&data_scratch, ctx);
 	struct emit_state *st;
 	struct user_iovec v;
 	__u32 n;
@@ -664,31 +696,32 @@ static __always_inline __u32 capture_budget(void)
 /* Describe the call set up in st as DATA records. */
 static __always_inline void emit_data(const struct emit_state *st)
 {
-	struct data_scratch *b = scratch();
+	__u32 slot;
+	struct data_scratch *b = scratch_claim(st->id, &slot);
 
 	if (!b) {
-		count_loss(FS_LOSS_RINGBUF_FULL, 1);
+		count_loss(FS_LOSS_SCRATCH_BUSY, 1);
+		send_uncaptured(st);
 		return;
 	}
 	b->st = *st;
 	if (b->st.source == FS_SRC_SENDFILE) {
 		send_rest(b);
-		return;
-	}
-	/* The common case, one buffer that fits one record under the cap, is
-	 * one read and one output here instead of the loop's machinery. */
-	if (!b->st.iov && b->st.seg_left == b->st.remaining && b->st.remaining <= FS_MAX_CHUNK &&
-	    b->st.remaining <= b->st.budget) {
+	} else if (!b->st.iov && b->st.seg_left == b->st.remaining && b->st.remaining <= FS_MAX_CHUNK &&
+		   b->st.remaining <= b->st.budget) {
+		/* The common case, one buffer that fits one record under the cap, is
+		 * one read and one output here instead of the loop's machinery. */
 		if (gather(b, b->st.remaining))
 			count_loss(FS_LOSS_READ_FAULT, 1);
 		else
 			b->st.filled = b->st.remaining;
 		send_record(b, b->st.remaining);
-		return;
+	} else {
+		bpf_loop(FS_EMIT_STEPS, emit_step, &slot, 0);
+		if (b->st.remaining || b->st.filled)
+			send_rest(b); /* out of steps: still describe every byte */
 	}
-	bpf_loop(FS_EMIT_STEPS, emit_step, NULL, 0);
-	if (b->st.remaining || b->st.filled)
-		send_rest(b); /* out of steps: still describe every byte */
+	b->owner = 0;
 }
 
 /* ---- Syscall side: one program on sys_enter, one on sys_exit ----------- */

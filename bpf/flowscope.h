@@ -23,6 +23,9 @@
  * bytes produces several records (up to max_capture_bytes per call). */
 #define FS_MAX_CHUNK 16384
 #define FS_COMM_LEN 16
+/* Emit scratch slots per CPU (bpf/flowscope.bpf.c, scratch_claim): one for a
+ * program that was preempted mid-call, one for the program that runs next. */
+#define FS_SCRATCH_SLOTS 2
 
 enum fs_record_kind {
 	FS_REC_CONN_OPEN = 1,  /* a connection was first seen */
@@ -71,6 +74,7 @@ enum fs_loss_cause {
 	FS_LOSS_READ_FAULT = 4,     /* bpf_probe_read_user of payload failed */
 	FS_LOSS_SSL_NO_FD = 5,      /* TLS plaintext whose connection fd could not be found */
 	FS_LOSS_ARGS_MAP_FULL = 6,  /* no room to stash syscall/uprobe arguments */
+	FS_LOSS_SCRATCH_BUSY = 7,   /* every scratch slot of the CPU taken (preempted programs): call sent without bytes */
 	FS_LOSS__COUNT = 8,
 };
 

@@ -83,6 +83,7 @@ int main(void)
 	C_NAME(FS_LOSS_READ_FAULT);
 	C_NAME(FS_LOSS_SSL_NO_FD);
 	C_NAME(FS_LOSS_ARGS_MAP_FULL);
+	C_NAME(FS_LOSS_SCRATCH_BUSY);
 	C_NAME(FS_LOSS__COUNT);
 
 	/* ...and grouped, for readers that want names by value. */
@@ -191,6 +192,7 @@ int main(void)
 	CONST(FS_LOSS_, READ_FAULT);
 	CONST(FS_LOSS_, SSL_NO_FD);
 	CONST(FS_LOSS_, ARGS_MAP_FULL);
+	CONST(FS_LOSS_, SCRATCH_BUSY);
 	end_obj();
 
 	{
@@ -205,6 +207,7 @@ int main(void)
 		names[FS_LOSS_READ_FAULT] = "read_fault";
 		names[FS_LOSS_SSL_NO_FD] = "ssl_no_fd";
 		names[FS_LOSS_ARGS_MAP_FULL] = "args_map_full";
+		names[FS_LOSS_SCRATCH_BUSY] = "scratch_busy";
 		printf("\n/** Loss cause names indexed by slot (LOSS_COUNT entries). */\n"
 		       "export const LOSS_CAUSES = [");
 		for (i = 0; i < FS_LOSS__COUNT; i++) {

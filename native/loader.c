@@ -293,11 +293,11 @@ FS_API int fs_open(const char *bpf_obj_path, uint32_t agent_tgid, uint32_t max_c
 			goto fail;
 		}
 	}
-	/* One emit scratch slot per CPU (bpf/flowscope.bpf.c, struct data_scratch). */
+	/* FS_SCRATCH_SLOTS emit scratch slots per CPU (bpf/flowscope.bpf.c, scratch_claim). */
 	map = bpf_object__find_map_by_name(l->obj, "data_scratch");
 	ncpu = libbpf_num_possible_cpus();
 	if (map && ncpu > 0)
-		err = bpf_map__set_max_entries(map, ncpu);
+		err = bpf_map__set_max_entries(map, ncpu * FS_SCRATCH_SLOTS);
 	else
 		err = map ? ncpu : -ENOENT;
 	if (err) {
@@ -839,6 +839,43 @@ FS_API int fs_conn_forget(struct fs_loader *l, uint32_t tgid, uint32_t fd)
 	if (bpf_map_delete_elem(l->conns_fd, &key))
 		return finish(-errno);
 	return finish(0);
+}
+
+/* For tests of the busy path: takes every emit scratch slot (as programs
+ * preempted mid-call would hold them) or gives them all back. Taking a slot
+ * a program is using garbles that program's record: only for a test's own
+ * loader, with no traffic it needs in flight. */
+FS_API int fs_hold_scratch(struct fs_loader *l, int hold)
+{
+	struct bpf_map *map;
+	uint64_t *value;
+	uint32_t i, n;
+	int fd, err = 0;
+
+	if (!l)
+		return -EINVAL;
+	begin(l);
+	map = bpf_object__find_map_by_name(l->obj, "data_scratch");
+	if (!map)
+		return finish(-ENOENT);
+	fd = bpf_map__fd(map);
+	n = bpf_map__max_entries(map);
+	value = calloc(1, bpf_map__value_size(map));
+	if (!value)
+		return finish(-ENOMEM);
+	for (i = 0; i < n && !err; i++) {
+		if (bpf_map_lookup_elem(fd, &i, value)) {
+			err = -errno;
+			break;
+		}
+		value[0] = hold ? UINT64_MAX : 0; /* struct data_scratch.owner */
+		if (bpf_map_update_elem(fd, &i, value, BPF_ANY))
+			err = -errno;
+	}
+	free(value);
+	if (err)
+		err_set("scratch slot %u: %s\n", i, strerror(-err));
+	return finish(err);
 }
 
 /* Pops up to max pids of processes that exec'd since the last call. */

@@ -104,6 +104,7 @@ interface NativeApi {
   connList: (l: unknown, out: Uint32Array, max: number) => number;
   connForget: (l: unknown, tgid: number, fd: number) => number;
   execPids: (l: unknown, out: Uint32Array, max: number) => number;
+  holdScratch: (l: unknown, hold: number) => number;
   lastError: (l: unknown) => string;
   close: (l: unknown) => void;
 }
@@ -157,6 +158,7 @@ function bind(libraryPath: string): NativeApi {
     connList: lib.func('int fs_conn_list(fs_loader *l, void *out_pairs, uint32_t max_pairs)'),
     connForget: lib.func('int fs_conn_forget(fs_loader *l, uint32_t tgid, uint32_t fd)'),
     execPids: lib.func('int fs_exec_pids(fs_loader *l, void *out, uint32_t max)'),
+    holdScratch: lib.func('int fs_hold_scratch(fs_loader *l, int hold)'),
     lastError: lib.func('const char *fs_last_error(fs_loader *l)'),
     close: lib.func('void fs_close(fs_loader *l)'),
   };
@@ -387,6 +389,16 @@ export class BpfLoader {
     if (ret === -osConstants.errno.ENOENT) return false;
     if (ret < 0) this.#fail(ErrorCodes.BPF_DRAIN, `forgetting connection ${tgid}/${fd}`, ret, 'restart the agent; if it repeats, report it');
     return true;
+  }
+
+  /**
+   * For tests: takes every emit scratch slot, as programs preempted mid-call
+   * would (calls are then described without their bytes and counted as
+   * scratch_busy), or gives them back. Garbles a record being gathered.
+   */
+  holdScratch(hold: boolean): void {
+    const ret = this.#api.holdScratch(this.#live(), hold ? 1 : 0);
+    if (ret < 0) this.#fail(ErrorCodes.BPF_DRAIN, `${hold ? 'taking' : 'giving back'} the scratch slots`, ret, 'restart the test');
   }
 
   /** Detaches everything and frees the BPF object, after any drain in flight has finished. */

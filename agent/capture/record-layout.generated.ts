@@ -31,6 +31,7 @@ export const FS_LOSS_IOV_LIMIT = 3;
 export const FS_LOSS_READ_FAULT = 4;
 export const FS_LOSS_SSL_NO_FD = 5;
 export const FS_LOSS_ARGS_MAP_FULL = 6;
+export const FS_LOSS_SCRATCH_BUSY = 7;
 export const FS_LOSS__COUNT = 8;
 
 export const RECORD_VERSION = 1;
@@ -168,7 +169,8 @@ export const LOSS_CAUSE = {
   READ_FAULT: 4,
   SSL_NO_FD: 5,
   ARGS_MAP_FULL: 6,
+  SCRATCH_BUSY: 7,
 } as const;
 
 /** Loss cause names indexed by slot (LOSS_COUNT entries). */
-export const LOSS_CAUSES = ['ringbuf_full', 'conn_map_full', 'truncated', 'iov_limit', 'read_fault', 'ssl_no_fd', 'args_map_full', 'reserved_7'] as const;
+export const LOSS_CAUSES = ['ringbuf_full', 'conn_map_full', 'truncated', 'iov_limit', 'read_fault', 'ssl_no_fd', 'args_map_full', 'scratch_busy'] as const;

@@ -273,6 +273,49 @@ c.close()`,
       server.kill();
     });
 
+    it('describes a call without its bytes, and counts it, when every scratch slot of its CPU is taken', async () => {
+      // A program preempted mid-call keeps its slot; holding them all from user space is that case for every CPU.
+      const port = await freePort();
+      const go = join(dir, `go-${port}`);
+      const server = await startTcpServer(port, `if c.recv(65536):  # not the listen probe's connection
+    while not os.path.exists('${go}'): time.sleep(0.01)
+    c.sendall(b'go')
+    while c.recv(65536): pass`);
+      const first = 'GET /busy HTTP/1.1\r\nHost: x\r\n\r\n';
+      const second = 'GET /free HTTP/1.1\r\nHost: x\r\n\r\n';
+      const busyBefore = capture.loader.readLosses()[L.FS_LOSS_SCRATCH_BUSY]!;
+      capture.loader.holdScratch(true);
+      const client = runClient('python3', [
+        '-c',
+        `import socket
+c = socket.create_connection(('127.0.0.1', ${port}))
+c.sendall(b'${first.replace(/\r\n/g, '\\r\\n')}')
+c.recv(2)
+c.sendall(b'${second.replace(/\r\n/g, '\\r\\n')}')
+c.close()`,
+      ]);
+      try {
+        await capture.waitFor('the held call, described on the server', () =>
+          capture.opens((o) => o.tgid === server.pid! && o.localPort === port).some((o) => capture.dataOf(o).some((d) => d.direction === L.FS_DIR_INGRESS)),
+        );
+      } finally {
+        capture.loader.holdScratch(false);
+      }
+      writeFileSync(go, '');
+      const { pid } = await client;
+      const open = await capture.waitFor('client open record', () => capture.opens((o) => o.tgid === pid && o.remotePort === port)[0]);
+      await capture.waitFor('client close record', () => capture.closeOf(open));
+      const sent = capture.dataOf(open).filter((d) => d.direction === L.FS_DIR_EGRESS);
+      // The first call is all there by position and length, none of it captured; the next starts where it ends.
+      expect(sent.map((d) => [Number(d.pos), d.len, d.capLen])).toEqual([
+        [0, first.length, 0],
+        [first.length, second.length, second.length],
+      ]);
+      expect(captured(sent, L.FS_DIR_EGRESS, L.FS_SRC_SYSCALL).toString('latin1')).toBe(second);
+      expect(capture.loader.readLosses()[L.FS_LOSS_SCRATCH_BUSY]! - busyBefore).toBeGreaterThanOrEqual(2); // client write, server read
+      server.kill();
+    });
+
     it('lists kernel connections by (tgid, fd) and forgets them for garbage collection', async () => {
       const port = await freePort();
       startProcess('python3', [

@@ -214,7 +214,7 @@ export async function startTcpServer(port: number, perConnection: string): Promi
   const body = perConnection.split('\n').map((line) => `    ${line}`).join('\n');
   const server = startProcess('python3', [
     '-c',
-    `import socket, os
+    `import socket, os, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('127.0.0.1', ${port})); s.listen()
 while True:
