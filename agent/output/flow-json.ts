@@ -107,7 +107,8 @@ function writeFlow(out: Out, pos: number, f: Flow): number {
  * The JSON of frozen endpoints, by object: a frozen object's fields cannot
  * change, so neither can its text. The pipeline freezes a connection's ends
  * and shares them among its flows, so on a keep-alive connection each end is
- * encoded once.
+ * encoded once. Only frozen objects go in, and an object stays frozen, so a
+ * hit needs no check (Object.isFrozen walks the object's descriptors).
  */
 const frozenEndpointJson = new WeakMap<Endpoint, Uint8Array>();
 
@@ -115,11 +116,11 @@ function endpointField(out: Out, pos: number, key: KeyText, e: Endpoint | undefi
   if (e === undefined || pos < 0) return pos;
   if (typeof e !== 'object' || e === null) return scalarField(out, pos, key, e);
   pos = writeKey(out, pos, key);
-  if (pos < 0 || !Object.isFrozen(e)) return endpointObject(out, pos, e);
+  if (pos < 0) return pos;
   const known = frozenEndpointJson.get(e);
   if (known === undefined) {
     const end = endpointObject(out, pos, e);
-    if (end >= 0) frozenEndpointJson.set(e, new Uint8Array(out.buf.subarray(pos, end)));
+    if (end >= 0 && Object.isFrozen(e)) frozenEndpointJson.set(e, new Uint8Array(out.buf.subarray(pos, end)));
     return end;
   }
   if (pos + known.length > out.end) return NO_ROOM;

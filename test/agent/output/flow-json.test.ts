@@ -121,6 +121,21 @@ describe('FlowJsonEncoder', () => {
     );
   });
 
+  it('encodes an endpoint that is not frozen anew each time, so a changed field shows', () => {
+    fc.assert(
+      fc.property(flow, fc.integer({ min: 1, max: 65535 }), (f, port) => {
+        encoder.encode(f, buf, 0);
+        f.source = { ...f.source, port };
+        const end = encoder.encode(f, buf, 0);
+        expect(buf.subarray(0, end).toString('utf8')).toBe(JSON.stringify(f));
+        (f.source as { port: number }).port = port === 1 ? 2 : 1;
+        const again = encoder.encode(f, buf, 0);
+        expect(buf.subarray(0, again).toString('utf8')).toBe(JSON.stringify(f));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('answers UNKNOWN_SHAPE, or the same bytes, for flows with unknown keys, other key orders or odd values', () => {
     let unknown = 0;
     fc.assert(
