@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,7 +53,12 @@ struct fs_loader {
 	int losses_fd;
 	int go_confs_fd;
 	int execs_fd;
-	uint8_t go_slot_used[FS_GO_TLS_BINARIES];
+	uint8_t go_slot_used[FS_GO_TLS_BINARIES]; /* cleared by detach threads: atomic access */
+	/* Threads of fs_detach_ssl calls, joined when done (ssl_release_async). */
+	pthread_t *detachers;
+	size_t detacher_count;
+	size_t detacher_cap;
+	int detaches_pending; /* atomic */
 
 	/* fs_drain state: the caller's buffer while consuming, and one record
 	 * that did not fit (libbpf has already consumed it). */
@@ -193,17 +199,26 @@ static int set_settings(struct bpf_object *obj, uint32_t agent_tgid, uint32_t ma
 	return -ENOENT;
 }
 
+static void destroy_links(struct bpf_link **links, int count)
+{
+	int i;
+
+	for (i = 0; i < count; i++)
+		bpf_link__destroy(links[i]);
+}
+
 static void loader_free(struct fs_loader *l)
 {
 	size_t i;
-	int j;
 
 	if (!l)
 		return;
 	ring_buffer__free(l->rb);
+	for (i = 0; i < l->detacher_count; i++)
+		pthread_join(l->detachers[i], NULL);
+	free(l->detachers);
 	for (i = 0; i < FS_SSL_TARGETS; i++) {
-		for (j = 0; j < l->ssl[i].count; j++)
-			bpf_link__destroy(l->ssl[i].links[j]);
+		destroy_links(l->ssl[i].links, l->ssl[i].count);
 		free(l->ssl[i].links);
 		free(l->ssl[i].path);
 	}
@@ -405,20 +420,102 @@ static struct ssl_target *ssl_find(struct fs_loader *l, const char *path)
 	return NULL;
 }
 
-static void ssl_release(struct fs_loader *l, struct ssl_target *t)
+/* Frees a target's slot; its links must be destroyed or handed over first. */
+static void ssl_forget(struct ssl_target *t)
 {
-	int j;
-
-	for (j = 0; j < t->count; j++)
-		bpf_link__destroy(t->links[j]);
 	free(t->links);
 	t->links = NULL;
 	free(t->path);
 	t->path = NULL;
 	t->count = 0;
-	if (t->go_slot >= 0)
-		l->go_slot_used[t->go_slot] = 0;
 	t->go_slot = -1;
+}
+
+static void ssl_release(struct fs_loader *l, struct ssl_target *t)
+{
+	destroy_links(t->links, t->count);
+	if (t->go_slot >= 0)
+		__atomic_store_n(&l->go_slot_used[t->go_slot], 0, __ATOMIC_RELEASE);
+	ssl_forget(t);
+}
+
+struct detach_job {
+	struct fs_loader *l;
+	struct bpf_link **links;
+	int count;
+	int go_slot;
+};
+
+static void *detach_thread(void *arg)
+{
+	struct detach_job *job = arg;
+
+	destroy_links(job->links, job->count);
+	free(job->links);
+	/* The Go offsets slot is reused only once no probe can read it. */
+	if (job->go_slot >= 0)
+		__atomic_store_n(&job->l->go_slot_used[job->go_slot], 0, __ATOMIC_RELEASE);
+	__atomic_fetch_sub(&job->l->detaches_pending, 1, __ATOMIC_RELEASE);
+	free(job);
+	return NULL;
+}
+
+/* Joins the detach threads that have finished. */
+static void detachers_reap(struct fs_loader *l)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < l->detacher_count; i++) {
+		if (pthread_tryjoin_np(l->detachers[i], NULL) != 0)
+			l->detachers[kept++] = l->detachers[i];
+	}
+	l->detacher_count = kept;
+}
+
+/*
+ * Releases a target with its links destroyed on a thread of its own. The
+ * kernel lets go of a uprobe after a grace period, one probe at a time
+ * (~0.09 s each here, 0.7 s for a library's eight; threads destroying links
+ * side by side still wait in turn), and the caller is the agent's event
+ * loop, which must go on draining the ring buffer meanwhile (a Go binary
+ * has dozens of probes). Probing the file again meanwhile reports each call
+ * once: a program stops at the start of its link's destruction; the links
+ * go in the order they were made, and the one probe that reports at entry
+ * (Go's Write) was made first; every other takes at return what its entry
+ * stashed, once, whichever of the old and new probes fired. fs_close waits
+ * for these threads. Falls back to destroying the links here when no thread
+ * can be made.
+ */
+static void ssl_release_async(struct fs_loader *l, struct ssl_target *t)
+{
+	struct detach_job *job;
+
+	detachers_reap(l);
+	if (l->detacher_count == l->detacher_cap) {
+		size_t cap = l->detacher_cap ? 2 * l->detacher_cap : 8;
+		pthread_t *grown = realloc(l->detachers, cap * sizeof(*grown));
+
+		if (!grown)
+			goto sync;
+		l->detachers = grown;
+		l->detacher_cap = cap;
+	}
+	job = malloc(sizeof(*job));
+	if (!job)
+		goto sync;
+	*job = (struct detach_job){ l, t->links, t->count, t->go_slot };
+	__atomic_fetch_add(&l->detaches_pending, 1, __ATOMIC_RELAXED);
+	if (pthread_create(&l->detachers[l->detacher_count], NULL, detach_thread, job) != 0) {
+		__atomic_fetch_sub(&l->detaches_pending, 1, __ATOMIC_RELAXED);
+		free(job);
+		goto sync;
+	}
+	l->detacher_count++;
+	t->links = NULL; /* the thread frees them */
+	ssl_forget(t);
+	return;
+sync:
+	ssl_release(l, t);
 }
 
 /* A free target for path with room for max_links probes, or NULL (error set). */
@@ -621,7 +718,7 @@ FS_API int fs_attach_go_tls(struct fs_loader *l, const char *binary_path, const 
 	t = ssl_find(l, binary_path);
 	if (t)
 		return finish(t->count);
-	for (slot = 0; slot < FS_GO_TLS_BINARIES && l->go_slot_used[slot]; slot++)
+	for (slot = 0; slot < FS_GO_TLS_BINARIES && __atomic_load_n(&l->go_slot_used[slot], __ATOMIC_ACQUIRE); slot++)
 		;
 	if (slot == FS_GO_TLS_BINARIES) {
 		err_set("already attached to %d Go binaries\n", FS_GO_TLS_BINARIES);
@@ -638,6 +735,8 @@ FS_API int fs_attach_go_tls(struct fs_loader *l, const char *binary_path, const 
 	t->go_slot = (int)slot;
 	l->go_slot_used[slot] = 1;
 
+	/* Write first: detaching destroys links in order (ssl_release_async), and
+	 * this probe, which reports at entry, must be the first to stop. */
 	err = attach_into(l, t, "handle_go_tls_write", binary_path, write_offset, slot, false);
 	if (!err)
 		err = attach_into(l, t, "handle_go_tls_read", binary_path, read_offset, slot, false);
@@ -664,8 +763,16 @@ FS_API int fs_detach_ssl(struct fs_loader *l, const char *binary_path)
 		err_set("no TLS probes attached to %s\n", binary_path);
 		return finish(-ENOENT);
 	}
-	ssl_release(l, t);
+	ssl_release_async(l, t);
 	return finish(0);
+}
+
+/* fs_detach_ssl calls whose probes are still being destroyed. */
+FS_API int fs_detaches_pending(struct fs_loader *l)
+{
+	if (!l)
+		return -EINVAL;
+	return __atomic_load_n(&l->detaches_pending, __ATOMIC_ACQUIRE);
 }
 
 /* Output framing: [u32 len][record][zero pad to 8]. */

@@ -105,6 +105,7 @@ interface NativeApi {
   connForget: (l: unknown, tgid: number, fd: number) => number;
   execPids: (l: unknown, out: Uint32Array, max: number) => number;
   holdScratch: (l: unknown, hold: number) => number;
+  detachesPending: (l: unknown) => number;
   lastError: (l: unknown) => string;
   close: (l: unknown) => void;
 }
@@ -159,6 +160,7 @@ function bind(libraryPath: string): NativeApi {
     connForget: lib.func('int fs_conn_forget(fs_loader *l, uint32_t tgid, uint32_t fd)'),
     execPids: lib.func('int fs_exec_pids(fs_loader *l, void *out, uint32_t max)'),
     holdScratch: lib.func('int fs_hold_scratch(fs_loader *l, int hold)'),
+    detachesPending: lib.func('int fs_detaches_pending(fs_loader *l)'),
     lastError: lib.func('const char *fs_last_error(fs_loader *l)'),
     close: lib.func('void fs_close(fs_loader *l)'),
   };
@@ -308,10 +310,19 @@ export class BpfLoader {
     );
   }
 
-  /** Removes the TLS probes (OpenSSL or Go) attached to path. */
+  /**
+   * Removes the TLS probes (OpenSSL or Go) attached to path. Returns at once:
+   * the kernel takes ~0.1 s per probe to let go of them, which a thread of the
+   * loader waits out (detachesPending); they may still fire until then.
+   */
   detachSsl(path: string): void {
     const ret = this.#api.detachSsl(this.#live(), path);
     if (ret < 0) this.#fail(ErrorCodes.BPF_ATTACH, `detaching TLS probes from ${path}`, ret, 'detach only paths that were attached');
+  }
+
+  /** detachSsl calls whose probes the kernel has not let go of yet. */
+  detachesPending(): number {
+    return this.#api.detachesPending(this.#live());
   }
 
   /**

@@ -128,6 +128,26 @@ describe('Go crypto/tls plaintext', () => {
     for (const d of data) expect(d.protocol).toBe(L.FS_PROTO_HTTP1);
   });
 
+  it('probes a Go binary again at once after detaching it, reporting each call once', async () => {
+    const found = inspectGoExecutable(server);
+    if (!found.probeable) throw new Error(found.reason);
+    capture.loader.detachSsl(server);
+    // The old probes are still being let go of while the new ones are attached.
+    capture.loader.attachGoTls(server, found.probe);
+    expect(capture.loader.detachesPending()).toBe(1);
+    const res = await runClient('curl', ['-sSk', '--http1.1', `https://127.0.0.1:${port}/hello/again`]);
+    expect(res.stdout.toString()).toBe('hello again\n');
+    const open = await capture.waitFor('Go server connection with the request', () =>
+      capture.opens((o) => o.tgid === serverPid && o.localPort === port).find((o) =>
+        captured(capture.dataOf(o), L.FS_DIR_INGRESS, L.FS_SRC_SSL).toString('latin1').startsWith('GET /hello/again '),
+      ),
+    );
+    await capture.waitFor('Go server close record', () => capture.closeOf(open));
+    const data = capture.dataOf(open);
+    expect(captured(data, L.FS_DIR_INGRESS, L.FS_SRC_SSL).toString('latin1')).toMatch(/^GET \/hello\/again HTTP\/1\.1\r\n(?:[^\r\n]+\r\n)*\r\n$/);
+    expect(captured(data, L.FS_DIR_EGRESS, L.FS_SRC_SSL).toString('latin1')).toMatch(/^HTTP\/1\.1 200 OK\r\n(?:[^\r\n]+\r\n)*\r\nhello again\n$/);
+  });
+
   it('checks the connection type in a position-independent Go server (load bias from the probe address)', async () => {
     const pie = buildGo('go-server', dir, 'go-server-pie', false, true);
     const found = inspectGoExecutable(pie);

@@ -248,8 +248,28 @@ s.close()`,
     expect(captured(data, L.FS_DIR_EGRESS, L.FS_SRC_SSL).toString('latin1').startsWith('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')).toBe(true);
   });
 
-  it('detaches the TLS probes', () => {
+  it('probes a library again at once after detaching it, reporting each TLS call once', async () => {
+    capture.loader.detachSsl(LIBSSL);
+    // The old probes are still being let go of: new and old both fire on the next calls.
+    expect(capture.loader.attachSsl(LIBSSL, core ? classifyTlsBinary(LIBSSL)?.sslCore : undefined)).toBe(expectedProbes);
+    expect(capture.loader.detachesPending()).toBe(1);
+    const client = await runClient('curl', ['-sSk', '--http1.1', `https://127.0.0.1:${tlsPort}/tls.txt`]);
+    const open = await capture.waitFor('curl open record', () => capture.opens((o) => o.tgid === client.pid && o.remotePort === tlsPort)[0]);
+    await capture.waitFor('curl close record', () => capture.closeOf(open));
+    const sent = captured(capture.dataOf(open), L.FS_DIR_EGRESS, L.FS_SRC_SSL).toString('latin1');
+    expect(sent).toMatch(new RegExp(`^GET /tls\\.txt HTTP/1\\.1\\r\\nHost: 127\\.0\\.0\\.1:${tlsPort}\\r\\n(?:[^\\r\\n]+\\r\\n)*\\r\\n$`));
+  });
+
+  it('detaches the TLS probes without waiting for the kernel, which lets go of them soon after', async () => {
     capture.loader.detachSsl(LIBSSL);
     expect(() => capture.loader.detachSsl(LIBSSL)).toThrow(/detaching TLS probes/);
+    await capture.waitFor('the probes let go of', () => capture.loader.detachesPending() === 0);
+    const client = await runClient('curl', ['-sSk', '--http1.1', `https://127.0.0.1:${tlsPort}/tls.txt`]);
+    expect(client.stdout.toString()).toBe('secret over tls\n');
+    const open = await capture.waitFor('curl open record', () => capture.opens((o) => o.tgid === client.pid && o.remotePort === tlsPort)[0]);
+    const close = await capture.waitFor('curl close record', () => capture.closeOf(open));
+    // The syscalls are still seen; no TLS call is, and the ciphertext carries no payload.
+    expect(close.tls).toBe(0);
+    expect(capture.dataOf(open)).toEqual([]);
   });
 });
