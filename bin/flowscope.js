@@ -6,9 +6,9 @@
 // they hold whatever the command line: the young generation keeps its initial
 // size while modules load (the agent then lets it grow to its working size,
 // agent/cli/agent-command.ts), and the old one is collected once it grows by
-// half. A young collection finds ~60 KB alive in 4 MB: the main thread does
-// it alone, without waking helper threads that the traced workload keeps
-// busy on the same cores. Measured at 10,000 req/s in docs/performance.md.
+// half. A young collection finds ~60 KB alive: the main thread does it
+// alone, without waking helper threads that the traced workload keeps busy
+// on the same cores. Measured at 10,000 req/s in docs/performance.md.
 import v8 from 'node:v8';
 
 v8.setFlagsFromString('--semi-space-growth-factor=1');
