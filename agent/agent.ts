@@ -153,7 +153,10 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
-    await this.engine.stop();
+    await this.engine.stopCapture();
+    // The kernel lets go of TLS probes one at a time (~0.1 s each): the outputs
+    // and the baseline are saved meanwhile, not after.
+    const released = this.engine.stop();
     this.identity.stop();
     await this.server?.close();
     this.detection.close();
@@ -164,6 +167,7 @@ export class Agent {
       this.#recorder.close();
       this.#log.info({ bytes: this.#recorder.bytes }, 'recording saved');
     }
+    await released;
   }
 
   #createDetection(config: FlowscopeConfig): Detection {

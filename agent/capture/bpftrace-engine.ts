@@ -94,6 +94,11 @@ export class BpftraceEngine implements CaptureEngine {
     return { ...this.#malformed };
   }
 
+  /** bpftrace holds nothing once it has exited: stopping capture is stopping. */
+  stopCapture(): Promise<void> {
+    return this.stop();
+  }
+
   async stop(): Promise<void> {
     if (this.#ticker) clearInterval(this.#ticker);
     this.#child?.kill('SIGINT');

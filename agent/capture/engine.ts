@@ -7,6 +7,12 @@ export interface CaptureEngine {
   start(): void;
   /** Resolves once capture is live. */
   firstBatch(): Promise<void>;
+  /**
+   * Ends capture: resolves once the last batch is handled, with what the
+   * kernel holds still in place, for a caller with work to do before stop().
+   */
+  stopCapture(): Promise<void>;
+  /** Ends capture (if stopCapture has not) and releases what the kernel holds. */
   stop(): Promise<void>;
   /** Batches handed to the pipeline so far (readiness). */
   readonly batches: number;

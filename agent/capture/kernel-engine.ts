@@ -173,14 +173,20 @@ export class KernelEngine implements CaptureEngine {
     return out;
   }
 
-  async stop(): Promise<void> {
+  async stopCapture(): Promise<void> {
     this.#running = false;
     if (this.#housekeeping) clearInterval(this.#housekeeping);
     await this.#loop;
-    if (this.#loader) {
+  }
+
+  /** Detaching takes the kernel ~0.1 s per TLS probe; the loader does it on a worker thread. */
+  async stop(): Promise<void> {
+    await this.stopCapture();
+    const loader = this.#loader;
+    if (loader) {
       this.#lossesAtClose = this.losses();
-      await this.#loader.close();
       this.#loader = undefined;
+      await loader.close();
     }
   }
 

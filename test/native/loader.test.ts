@@ -111,6 +111,19 @@ describe('BpfLoader', () => {
       }
     });
 
+    it('close detaches on a worker thread: timers keep firing while the kernel lets go of TLS probes', async () => {
+      const loader = BpfLoader.open();
+      loader.attachSyscalls();
+      expect(loader.attachSsl('/usr/lib/x86_64-linux-gnu/libssl.so.3')).toBe(8); // ~0.1 s each to let go of
+      let closed = false;
+      const closing = loader.close().then(() => (closed = true));
+      // A close on this thread would resolve (a microtask) before any timer could fire.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(closed).toBe(false);
+      await closing;
+      expect(() => loader.readLosses()).toThrow(/closed/);
+    });
+
     it('the ring buffer takes the size asked for, rounded up to a power of two', async () => {
       // Ring buffers this process holds, as the kernel reports them (BPF_MAP_TYPE_RINGBUF = 27).
       const ringSizes = (): number[] =>
