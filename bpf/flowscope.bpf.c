@@ -587,7 +587,8 @@ static __always_inline void send_record(struct data_scratch *b, __u32 len)
 	st->filled = 0;
 }
 
-/* Describes the whole call without its bytes (no scratch slot was free). */
+/* Describes the whole call without its bytes: sendfile's, or any when no
+ * scratch slot was free. */
 static __always_inline void send_uncaptured(const struct emit_state *st)
 {
 	struct fs_data rec;
@@ -696,19 +697,22 @@ static __always_inline __u32 capture_budget(void)
 /* Describe the call set up in st as DATA records. */
 static __always_inline void emit_data(const struct emit_state *st)
 {
+	struct data_scratch *b;
 	__u32 slot;
-	struct data_scratch *b = scratch_claim(st->id, &slot);
 
+	if (st->source == FS_SRC_SENDFILE) {
+		send_uncaptured(st); /* counted, never captured: no scratch needed */
+		return;
+	}
+	b = scratch_claim(st->id, &slot);
 	if (!b) {
 		count_loss(FS_LOSS_SCRATCH_BUSY, 1);
 		send_uncaptured(st);
 		return;
 	}
 	b->st = *st;
-	if (b->st.source == FS_SRC_SENDFILE) {
-		send_rest(b);
-	} else if (!b->st.iov && b->st.seg_left == b->st.remaining && b->st.remaining <= FS_MAX_CHUNK &&
-		   b->st.remaining <= b->st.budget) {
+	if (!b->st.iov && b->st.seg_left == b->st.remaining && b->st.remaining <= FS_MAX_CHUNK &&
+	    b->st.remaining <= b->st.budget) {
 		/* The common case, one buffer that fits one record under the cap, is
 		 * one read and one output here instead of the loop's machinery. */
 		if (gather(b, b->st.remaining))

@@ -207,7 +207,7 @@ export function startProcess(cmd: string, args: string[], opts: { cwd?: string }
 
 /**
  * A python3 TCP server on 127.0.0.1:port that runs `perConnection` (python, the
- * accepted socket as `c`, `os` imported) for each connection in turn; resolves
+ * accepted socket as `c`, `os` and `time` imported) for each connection in turn; resolves
  * once it listens.
  */
 export async function startTcpServer(port: number, perConnection: string): Promise<ChildProcess> {
