@@ -265,7 +265,8 @@ describe('the page served by the real agent', () => {
     }, 30_000, 200);
     const rows = await page.$$eval('#flow-rows tr.flow', (trs) => trs.map((tr) => `${(tr as HTMLElement).dataset.destination} ${(tr as HTMLElement).dataset.status}`));
     expect(new Set(rows)).toEqual(new Set(['nginx 503']));
-    expect(await page.getAttribute(edge, 'class')).toContain('failing');
+    // The graph redraws on a timer, so its edge may trail the row that just arrived.
+    await waitFor('the nginx edge drawn as failing', async () => /\bfailing\b/.test((await page.getAttribute(edge, 'class')) ?? ''), 10_000, 100);
     const path = await screenshot(page, 'web-page-filtered');
     expect(path).toMatch(/\.png$/);
     expect(problems).toEqual([]);
