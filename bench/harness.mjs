@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { waitFor } from '../test/helpers/wait.mjs';
 
 const bin = fileURLToPath(new URL('../bin/flowscope.js', import.meta.url));
+const captureOnly = fileURLToPath(new URL('./capture-only.mjs', import.meta.url));
 const CLK_TCK = 100;
 
 /**
@@ -21,9 +22,17 @@ const CLK_TCK = 100;
 export async function startAgent(flowsFile, ready = (line) => line.includes('"capture started"')) {
   const nodeFlags = (process.env.BENCH_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const agentArgs = (process.env.BENCH_AGENT_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeFlags, bin, 'agent', '--flows-out', flowsFile, '--listen', '127.0.0.1:0', ...agentArgs], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  return startCapturing([...nodeFlags, bin, 'agent', '--flows-out', flowsFile, '--listen', '127.0.0.1:0', ...agentArgs], ready);
+}
+
+/** Starts bench/capture-only.mjs: the agent's kernel side, every batch thrown away. */
+export function startCaptureOnly() {
+  return startCapturing([captureOnly], (line) => line.includes('"capture started"'));
+}
+
+/** Runs `node args` until it logs `ready` and which capture engine it runs (libbpf only). */
+async function startCapturing(args, ready) {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   // A benchmark that dies mid-run must not leave its agent tracing the host.
   const killAtExit = () => child.kill('SIGKILL');
   process.on('exit', killAtExit);

@@ -4,7 +4,10 @@
 //
 // nginx serves a small response over HTTP/1.1 keep-alive; wrk drives it at
 // saturation for a fixed time, alternately without and with the agent
-// (plaintext, then TLS). Then a rate-limited wrk (~10,000 req/s) measures the
+// (plaintext, then TLS). The "floor" part alternates without and with the
+// kernel side of capture alone (bench/capture-only.mjs: the agent's programs
+// and probes, batches thrown away), the cost no user-space work can win back.
+// Then a rate-limited wrk (~10,000 req/s) measures the
 // agent's CPU and RSS at a fixed load, after a warm-up at that rate.
 // Everything stays on loopback and stops by itself. Prints ratios; asserts
 // nothing.
@@ -13,7 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Nginx } from '../test/helpers/nginx.mjs';
-import { alternatingRounds, duringLoad, lossSummary, startAgent, stopAgent } from './harness.mjs';
+import { alternatingRounds, duringLoad, lossSummary, startAgent, startCaptureOnly, stopAgent } from './harness.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -36,6 +39,27 @@ async function saturation(tls) {
   const r = await alternatingRounds({ rounds: ROUNDS, nginx, work, load: () => wrk(url, SECONDS), needles: ['"status":'] });
   nginx.stop();
   return r;
+}
+
+/** The same saturation with only the kernel side of capture running. */
+async function kernelFloor(tls) {
+  const nginx = await Nginx.start({ tls });
+  const url = `${nginx.url}/index.html`;
+  wrk(url, 2); // warm-up
+  let without = 0;
+  let withCapture = 0;
+  let cpu = 0;
+  let stopped;
+  for (let round = 0; round < ROUNDS; round++) {
+    without += wrk(url, SECONDS).rps / ROUNDS;
+    const capture = await startCaptureOnly();
+    const run = duringLoad(capture, () => wrk(url, SECONDS));
+    withCapture += run.result.rps / ROUNDS;
+    cpu = Math.max(cpu, run.cpu);
+    stopped = await stopAgent(capture);
+  }
+  nginx.stop();
+  return { without, with: withCapture, cpu, stopped };
 }
 
 async function fixedRate(targetRps) {
@@ -66,14 +90,21 @@ async function fixedRate(targetRps) {
 
 const pct = (x) => `${(100 * x).toFixed(2)}%`;
 console.log(`flowscope overhead: wrk -t1 -c${CONNECTIONS}, ${ROUNDS} alternating rounds of ${SECONDS}s, nginx 1 worker, ${process.env.CI ? 'CI' : 'local'} host with ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores\n`);
-// BENCH_PARTS=plaintext,tls,fixed (the default: all three) runs a subset.
-const parts = new Set((process.env.BENCH_PARTS ?? 'plaintext,tls,fixed').split(','));
+// BENCH_PARTS=plaintext,tls,floor,fixed (the default: all four) runs a subset.
+const parts = new Set((process.env.BENCH_PARTS ?? 'plaintext,tls,floor,fixed').split(','));
 for (const tls of [false, true]) {
   if (!parts.has(tls ? 'tls' : 'plaintext')) continue;
   const r = await saturation(tls);
   console.log(`${tls ? 'TLS      ' : 'plaintext'}  without ${r.without.toFixed(0)} req/s  with ${r.with.toFixed(0)} req/s  ratio ${(r.with / r.without).toFixed(3)} (target ≥ ${tls ? '0.93' : '0.95'})`);
   console.log(`           flows reported / requests served ${r.reported}/${r.served} = ${pct(r.reported / r.served)} (target ≥ 99.9%); ${lossSummary(r.lastStatus)}`);
   console.log(`           agent at saturation: ${r.cpu.toFixed(2)} cores, peak RSS ${r.rss.toFixed(0)} MB`);
+}
+for (const tls of [false, true]) {
+  if (!parts.has('floor')) continue;
+  const r = await kernelFloor(tls);
+  const losses = Object.entries(r.stopped?.kernelLosses ?? {}).filter(([, v]) => v > 0);
+  console.log(`${tls ? 'TLS      ' : 'plaintext'}  kernel side only: without ${r.without.toFixed(0)} req/s  with ${r.with.toFixed(0)} req/s  ratio ${(r.with / r.without).toFixed(3)} (the best any user space could do)`);
+  console.log(`           drained ${((r.stopped?.bytes ?? 0) / 2 ** 20).toFixed(0)} MiB in ${r.stopped?.batches ?? 0} batches in the last round, thrown away: ${r.cpu.toFixed(2)} cores; kernel losses ${JSON.stringify(Object.fromEntries(losses))}`);
 }
 if (parts.has('fixed')) {
   const fixed = await fixedRate(10_000);
