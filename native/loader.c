@@ -970,14 +970,16 @@ FS_API int fs_hold_scratch(struct fs_loader *l, int hold)
 	value = calloc(1, bpf_map__value_size(map));
 	if (!value)
 		return finish(-ENOMEM);
-	for (i = 0; i < n && !err; i++) {
+	for (i = 0; i < n; i++) {
 		if (bpf_map_lookup_elem(fd, &i, value)) {
 			err = -errno;
 			break;
 		}
 		value[0] = hold ? UINT64_MAX : 0; /* struct data_scratch.owner */
-		if (bpf_map_update_elem(fd, &i, value, BPF_ANY))
+		if (bpf_map_update_elem(fd, &i, value, BPF_ANY)) {
 			err = -errno;
+			break;
+		}
 	}
 	free(value);
 	if (err)
