@@ -331,14 +331,7 @@ c.close()`,
 
     it('lists kernel connections by (tgid, fd) and forgets them for garbage collection', async () => {
       const port = await freePort();
-      startProcess('python3', [
-        '-c',
-        `import socket, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', ${port})); s.listen()
-c, _ = s.accept(); time.sleep(60)`,
-      ]);
-      await waitForListen('127.0.0.1', port);
+      await startTcpServer(port, 'time.sleep(60)');
       const client = startProcess('python3', [
         '-c',
         `import socket, time
